@@ -1,0 +1,137 @@
+"""The ``workbench`` command line: a thin shell over the package's public functions.
+
+Each command parses its options, calls one package function and presents the result
+with rich. Errors the package raises on purpose print as one line and exit non-zero;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from workbench.errors import WorkbenchError
+
+app = typer.Typer(
+    name="workbench",
+    help="Queue Workbench: analytics for Kafka, RabbitMQ and SQS fleets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+_state: dict[str, Any] = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    """Queue Workbench: analytics for Kafka, RabbitMQ and SQS fleets."""
+    _state["debug"] = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def frame_table(frame: pl.DataFrame, title: str | None = None, max_rows: int = 30) -> Table:
+    """Render a small Polars frame as a rich table."""
+    table = Table(title=title, show_lines=False)
+    for column in frame.columns:
+        table.add_column(column, overflow="fold")
+    for row in frame.head(max_rows).iter_rows():
+        table.add_row(*["" if v is None else str(v) for v in row])
+    if frame.height > max_rows:
+        table.caption = f"{max_rows} of {frame.height} rows shown"
+    return table
+
+
+@app.command()
+def datasets(
+    store_dir: Annotated[Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")] = None,
+) -> None:
+    """List what the store holds: rows, time range and source of each dataset."""
+    from workbench.store import Store
+
+    store = Store(store_dir)
+    summary = store.datasets()
+    if summary.height == 0:
+        console.print(f"The store at {store.root} holds no datasets yet. Try: workbench demo")
+        return
+    console.print(frame_table(summary, title=f"Datasets in {store.root}"))
+
+
+@app.command()
+def check(
+    path: Annotated[Path, typer.Argument(help="A canonical frame as Parquet or CSV.")],
+    quarantine_out: Annotated[Path | None, typer.Option(help="Write quarantined rows (with reasons) here as CSV.")] = None,
+    strict: Annotated[bool, typer.Option(help="Exit with status 1 if any row is quarantined.")] = False,
+) -> None:
+    """Validate a frame file and print the quarantine summary."""
+    from workbench.frames import read_frame_file, quarantine
+
+    frame = read_frame_file(path)
+    split = quarantine(frame)
+    console.print(
+        f"{path}: {split.rows_in} rows in, {split.kept.height} kept, "
+        f"{split.quarantined.height} quarantined"
+    )
+    if split.quarantined.height:
+        console.print(frame_table(split.summary(), title="Quarantined rows by reason"))
+        if quarantine_out is not None:
+            split.quarantined.write_csv(quarantine_out)
+            console.print(f"Quarantined rows written to {quarantine_out}")
+        if strict:
+            raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    serve: Annotated[bool, typer.Option(help="End by serving the Dash app on 127.0.0.1:8050.")] = True,
+    days: Annotated[int, typer.Option(min=1, max=60, help="Days of simulated history.")] = 7,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 1,
+) -> None:
+    """Run the main job on the embedded default: simulate, learn, validate, report, serve."""
+    from workbench.demo import run_demo
+
+    run_demo(console=console, serve=serve, days=days, seed=seed)
+
+
+def main() -> None:
+    """Entry point of the ``workbench`` console script."""
+    try:
+        app(standalone_mode=False)
+    except WorkbenchError as err:
+        if _state["debug"]:
+            raise
+        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as err:  # click usage errors
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        if _state["debug"]:
+            raise
+        err_console.print(f"[bold red]unexpected error:[/] {type(err).__name__}: {err} (rerun with --debug)")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
