@@ -353,11 +353,12 @@ def quarantine(
         pl.col("source").cast(pl.String),
     )
     bad = work.filter(pl.col("_reason").is_not_null())
-    ts_text = (
-        pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.3f%z")
-        if isinstance(df.schema["ts"], pl.Datetime)
-        else pl.col("ts").cast(pl.String)
-    )
+    ts_dtype = df.schema["ts"]
+    if isinstance(ts_dtype, pl.Datetime):
+        fmt = "%Y-%m-%dT%H:%M:%S%.3f" + ("%z" if ts_dtype.time_zone else "")
+        ts_text = pl.col("ts").dt.to_string(fmt)
+    else:
+        ts_text = pl.col("ts").cast(pl.String)
     quarantined = bad.select(
         pl.col("_row").cast(pl.Int64).alias("row"),
         ts_text.alias("ts"),
