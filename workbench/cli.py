@@ -107,6 +107,40 @@ def demo(
     run_demo(console=console, serve=serve, days=days, seed=seed)
 
 
+@app.command()
+def discover(
+    kubeconfig: Annotated[Path | None, typer.Option(help="Kubeconfig (default: $KUBECONFIG or ~/.kube/config).")] = None,
+    context: Annotated[list[str] | None, typer.Option("--context", help="Only this context (repeatable; default: all).")] = None,
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Ignore each context's namespace.")] = False,
+    selectors: Annotated[bool, typer.Option(help="Also print PromQL selectors per cluster.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Poll and print changes until interrupted.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between polls with --watch.")] = 30.0,
+    polls: Annotated[int | None, typer.Option(help="Stop --watch after this many polls.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Contexts queried in parallel.")] = 8,
+) -> None:
+    """Discover Kafka and RabbitMQ clusters in every kubeconfig context (exit 1 if a context failed)."""
+    from workbench.sources import kubernetes as k8s
+
+    kwargs: dict[str, Any] = {"contexts": context or None, "all_namespaces": all_namespaces, "max_workers": workers}
+    if watch:
+        for event in k8s.watch(kubeconfig, interval=interval, max_polls=polls, **kwargs):
+            console.print(frame_table(event.changes.with_columns(pl.col("fields").list.join(",")),
+                                      title=f"poll {event.poll}: {event.changes.height} changes", max_rows=100))
+        return
+    found = k8s.discover(kubeconfig, **kwargs)
+    console.print(frame_table(found.contexts.with_columns(pl.col("seconds").round(2)), title="Contexts"))
+    clusters = found.clusters.drop("pod_names").with_columns(pl.col("metrics_ports").cast(pl.List(pl.String)).list.join(","))
+    console.print(frame_table(clusters, title="Queue clusters", max_rows=200))
+    if selectors:
+        console.print(frame_table(k8s.promql_selectors(found.inventory).drop("matchers"), title="PromQL selectors"))
+    for p in found.problems.iter_rows(named=True):
+        colour = {"error": "red", "warning": "yellow"}.get(p["severity"], "dim")
+        console.print(f"[{colour}]{p['severity']}[/] {p['context']} {p['resource']}: {p['problem']}: {p['message']}",
+                      highlight=False, soft_wrap=True)
+    if found.errors.height:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point of the ``workbench`` console script."""
     try:
