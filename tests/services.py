@@ -16,6 +16,7 @@ rabbitmq
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -55,7 +56,9 @@ def require_binary(name: str, package: str) -> str:
     return path
 
 
-def _wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
+def _wait_http(
+    url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None, log: Path | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -178,7 +181,9 @@ class PrometheusServer:
                 raise RuntimeError(f"promtool backfill of {path} failed: {result.stderr[-2000:]}")
         self.start()
 
-    def wait_for_series(self, query: str, timeout: float = 60.0, min_results: int = 1) -> list[dict[str, Any]]:
+    def wait_for_series(
+        self, query: str, timeout: float = 60.0, min_results: int = 1
+    ) -> list[dict[str, Any]]:
         """Poll an instant query until it returns at least ``min_results`` series."""
         deadline = time.monotonic() + timeout
         last: list[dict[str, Any]] = []
@@ -298,8 +303,15 @@ class RabbitMQServer:
             "loopback_users = none\n",
             encoding="utf-8",
         )
-        subprocess.run([epmd, "-port", str(self.epmd_port), "-address", "127.0.0.1", "-daemon"], env=self.env, check=True)
-        subprocess.run([plugins, "--offline", "enable", "rabbitmq_prometheus"], env=self.env, check=True, capture_output=True)
+        subprocess.run(
+            [epmd, "-port", str(self.epmd_port), "-address", "127.0.0.1", "-daemon"], env=self.env, check=True
+        )
+        subprocess.run(
+            [plugins, "--offline", "enable", "rabbitmq_prometheus"],
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
         log = w / "server.out"
         self._log = log.open("ab")
         self.proc = subprocess.Popen([server], env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
@@ -308,10 +320,8 @@ class RabbitMQServer:
         return self
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
             self.ctl("stop", timeout=60)
-        except (RuntimeError, subprocess.TimeoutExpired):
-            pass
         if self.proc is not None:
             try:
                 self.proc.wait(timeout=30)
@@ -322,7 +332,9 @@ class RabbitMQServer:
             self._log.close()
         epmd = shutil.which("epmd")
         if epmd:
-            subprocess.run([epmd, "-port", str(self.epmd_port), "-kill"], env=self.env, capture_output=True, check=False)
+            subprocess.run(
+                [epmd, "-port", str(self.epmd_port), "-kill"], env=self.env, capture_output=True, check=False
+            )
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,9 @@ ROWS_PER_BATCH = 3 * ENTITIES * MINUTES
 def batch(n: int) -> pl.DataFrame:
     """Batch ``n``: one hour (hour ``n`` after the epoch below) of three providers."""
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=n)
-    ts = pl.datetime_range(start, start + dt.timedelta(minutes=MINUTES - 1), "1m", eager=True, time_zone="UTC")
+    ts = pl.datetime_range(
+        start, start + dt.timedelta(minutes=MINUTES - 1), "1m", eager=True, time_zone="UTC"
+    )
     frames = []
     for provider, level, metric in (
         ("kafka", "topic", "messages_in_per_s"),

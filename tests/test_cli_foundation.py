@@ -43,7 +43,8 @@ def test_datasets_lists_the_store(isolated_settings):
     store.append("one", batch(0), source="test:one", seed=3)
     result = runner.invoke(app, ["datasets"], env={"COLUMNS": "250"})
     assert result.exit_code == 0
-    assert "one" in result.output and "test:one" in result.output
+    assert "one" in result.output
+    assert "test:one" in result.output
 
 
 def test_check_prints_quarantine_summary(tmp_path):
@@ -56,7 +57,8 @@ def test_check_prints_quarantine_summary(tmp_path):
     out = tmp_path / "q.csv"
     result = runner.invoke(app, ["check", str(path), "--quarantine-out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "5 quarantined" in result.output and "value is negative" in result.output
+    assert "5 quarantined" in result.output
+    assert "value is negative" in result.output
     assert pl.read_csv(out).height == 5
     assert runner.invoke(app, ["check", str(path), "--strict"]).exit_code == 1
 

@@ -28,8 +28,10 @@ def test_append_writes_manifest_with_provenance(tmp_path):
     assert (result.offered, result.added, result.rows) == (ROWS_PER_BATCH,) * 3
     m = store.manifest("a")
     assert (m.source, m.seed, m.parameters, m.rows) == ("test:a", 7, {"days": 1}, ROWS_PER_BATCH)
-    assert m.start.startswith("2026-01-01T00:00") and m.end.startswith("2026-01-01T00:59")
-    assert m.package_version and len(m.checksum) == 64
+    assert m.start.startswith("2026-01-01T00:00")
+    assert m.end.startswith("2026-01-01T00:59")
+    assert m.package_version
+    assert len(m.checksum) == 64
     assert {p.provider for p in m.parts} == {"kafka", "rabbitmq", "sqs"}
     assert all("provider=" in p.path and "date=2026-01-01" in p.path for p in m.parts)
     assert store.verify("a") == []
@@ -39,7 +41,11 @@ def test_append_is_idempotent(tmp_path):
     store = Store(tmp_path)
     store.append("a", batch(0), source="s")
     again = store.append("a", pl.concat([batch(0), batch(1)]), source="s")
-    assert (again.added, again.already_stored, again.rows) == (ROWS_PER_BATCH, ROWS_PER_BATCH, 2 * ROWS_PER_BATCH)
+    assert (again.added, again.already_stored, again.rows) == (
+        ROWS_PER_BATCH,
+        ROWS_PER_BATCH,
+        2 * ROWS_PER_BATCH,
+    )
     frame = store.scan("a").collect()
     assert frame.height == 2 * ROWS_PER_BATCH
     assert frame.select("ts", "entity", "metric", "provider").is_unique().all()
@@ -52,10 +58,12 @@ def test_scan_filters_and_prunes_files(tmp_path):
     lazy = store.scan("a", start=t1, provider="sqs", entity=["e1", "e2"], metric="oldest_message_age_s")
     out = lazy.collect()
     assert out.height == 2 * 60
-    assert set(out["entity"]) == {"e1", "e2"} and (out["ts"] >= t1).all()
+    assert set(out["entity"]) == {"e1", "e2"}
+    assert (out["ts"] >= t1).all()
     plan = lazy.explain()
     # only the files of the sqs partition on the later date are scanned
-    assert plan.count("parquet") >= 1 and "date=2026-01-01" not in plan
+    assert plan.count("parquet") >= 1
+    assert "date=2026-01-01" not in plan
     assert store.scan("a", start="2027-01-01T00:00:00+00:00").collect().height == 0
 
 

@@ -37,8 +37,8 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -221,7 +221,9 @@ def _ts_expr(dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr | None]:
         return col.cast(pl.Int64, strict=False).cast(TS_DTYPE), None
     if dtype == pl.Null:
         return pl.lit(None, dtype=TS_DTYPE), None
-    raise SchemaError("ts", f"dtype {dtype} cannot be a timestamp (use Datetime with a time zone, ISO text, or epoch ms)")
+    raise SchemaError(
+        "ts", f"dtype {dtype} cannot be a timestamp (use Datetime with a time zone, ISO text, or epoch ms)"
+    )
 
 
 def quarantine(
@@ -299,7 +301,7 @@ def quarantine(
         maintain_order="left",
     )
     upper = now + future_tolerance
-    reason = pl.when(pl.col("ts").is_null()).then(pl.lit("ts is null"))
+    reason: Any = pl.when(pl.col("ts").is_null()).then(pl.lit("ts is null"))
     reason = reason.when(pl.col("_ts").is_null()).then(pl.lit("ts is not a timestamp"))
     for c in ("provider", "cluster", "level", "entity", "metric", "source"):
         reason = reason.when(pl.col(c).is_null() | (text[c] == "")).then(pl.lit(f"{c} is null or empty"))
@@ -436,7 +438,7 @@ def to_wide(df: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     index = ["ts", "provider", "cluster", "level", "entity"]
     wide = frame.pivot(on="metric", index=index, values="value", aggregate_function="last")
     metric_cols = sorted(c for c in wide.columns if c not in index)
-    return wide.select(*index, *metric_cols).sort(index[1:] + ["ts"])
+    return wide.select(*index, *metric_cols).sort([*index[1:], "ts"])
 
 
 def to_long(wide: pl.DataFrame, *, source: str) -> pl.DataFrame:

@@ -50,7 +50,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -358,7 +358,9 @@ class Store:
         try:
             json.dumps(parameters or {})
         except TypeError as err:
-            raise ParameterError("parameters", allowed="a JSON-serialisable mapping", received=parameters) from err
+            raise ParameterError(
+                "parameters", allowed="a JSON-serialisable mapping", received=parameters
+            ) from err
         with self._lock(dataset):
             try:
                 return self._append_locked(dataset, frame, source, parameters or {}, seed, incidents)
@@ -383,11 +385,10 @@ class Store:
         offered = frame.height
         new_rows = frame.unique(subset=["ts", *SERIES_KEYS], keep="first", maintain_order=True)
         if old is not None and old.parts and new_rows.height:
-            lo, hi = new_rows["ts"].min(), new_rows["ts"].max()
+            lo = cast(dt.datetime, new_rows["ts"].min())
+            hi = cast(dt.datetime, new_rows["ts"].max())
             stored = (
-                self.scan(dataset, start=lo, end=hi, _end_inclusive=True)
-                .select("ts", *SERIES_KEYS)
-                .collect()
+                self.scan(dataset, start=lo, end=hi, _end_inclusive=True).select("ts", *SERIES_KEYS).collect()
             )
             new_rows = new_rows.join(stored, on=["ts", *SERIES_KEYS], how="anti", maintain_order="left")
         manifest = old or Manifest(dataset=dataset, source=source, created=_now())
