@@ -58,7 +58,9 @@ def frame_table(frame: pl.DataFrame, title: str | None = None, max_rows: int = 3
 
 @app.command()
 def datasets(
-    store_dir: Annotated[Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")] = None,
+    store_dir: Annotated[
+        Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")
+    ] = None,
 ) -> None:
     """List what the store holds: rows, time range and source of each dataset."""
     from workbench.store import Store
@@ -74,17 +76,18 @@ def datasets(
 @app.command()
 def check(
     path: Annotated[Path, typer.Argument(help="A canonical frame as Parquet or CSV.")],
-    quarantine_out: Annotated[Path | None, typer.Option(help="Write quarantined rows (with reasons) here as CSV.")] = None,
+    quarantine_out: Annotated[
+        Path | None, typer.Option(help="Write quarantined rows (with reasons) here as CSV.")
+    ] = None,
     strict: Annotated[bool, typer.Option(help="Exit with status 1 if any row is quarantined.")] = False,
 ) -> None:
     """Validate a frame file and print the quarantine summary."""
-    from workbench.frames import read_frame_file, quarantine
+    from workbench.frames import quarantine, read_frame_file
 
     frame = read_frame_file(path)
     split = quarantine(frame)
     console.print(
-        f"{path}: {split.rows_in} rows in, {split.kept.height} kept, "
-        f"{split.quarantined.height} quarantined"
+        f"{path}: {split.rows_in} rows in, {split.kept.height} kept, {split.quarantined.height} quarantined"
     )
     if split.quarantined.height:
         console.print(frame_table(split.summary(), title="Quarantined rows by reason"))
@@ -109,9 +112,15 @@ def demo(
 
 @app.command()
 def discover(
-    kubeconfig: Annotated[Path | None, typer.Option(help="Kubeconfig (default: $KUBECONFIG or ~/.kube/config).")] = None,
-    context: Annotated[list[str] | None, typer.Option("--context", help="Only this context (repeatable; default: all).")] = None,
-    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Ignore each context's namespace.")] = False,
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="Kubeconfig (default: $KUBECONFIG or ~/.kube/config).")
+    ] = None,
+    context: Annotated[
+        list[str] | None, typer.Option("--context", help="Only this context (repeatable; default: all).")
+    ] = None,
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="Ignore each context's namespace.")
+    ] = False,
     selectors: Annotated[bool, typer.Option(help="Also print PromQL selectors per cluster.")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Poll and print changes until interrupted.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between polls with --watch.")] = 30.0,
@@ -121,22 +130,38 @@ def discover(
     """Discover Kafka and RabbitMQ clusters in every kubeconfig context (exit 1 if a context failed)."""
     from workbench.sources import kubernetes as k8s
 
-    kwargs: dict[str, Any] = {"contexts": context or None, "all_namespaces": all_namespaces, "max_workers": workers}
+    kwargs: dict[str, Any] = {
+        "contexts": context or None,
+        "all_namespaces": all_namespaces,
+        "max_workers": workers,
+    }
     if watch:
         for event in k8s.watch(kubeconfig, interval=interval, max_polls=polls, **kwargs):
-            console.print(frame_table(event.changes.with_columns(pl.col("fields").list.join(",")),
-                                      title=f"poll {event.poll}: {event.changes.height} changes", max_rows=100))
+            console.print(
+                frame_table(
+                    event.changes.with_columns(pl.col("fields").list.join(",")),
+                    title=f"poll {event.poll}: {event.changes.height} changes",
+                    max_rows=100,
+                )
+            )
         return
     found = k8s.discover(kubeconfig, **kwargs)
     console.print(frame_table(found.contexts.with_columns(pl.col("seconds").round(2)), title="Contexts"))
-    clusters = found.clusters.drop("pod_names").with_columns(pl.col("metrics_ports").cast(pl.List(pl.String)).list.join(","))
+    clusters = found.clusters.drop("pod_names").with_columns(
+        pl.col("metrics_ports").cast(pl.List(pl.String)).list.join(",")
+    )
     console.print(frame_table(clusters, title="Queue clusters", max_rows=200))
     if selectors:
-        console.print(frame_table(k8s.promql_selectors(found.inventory).drop("matchers"), title="PromQL selectors"))
+        console.print(
+            frame_table(k8s.promql_selectors(found.inventory).drop("matchers"), title="PromQL selectors")
+        )
     for p in found.problems.iter_rows(named=True):
         colour = {"error": "red", "warning": "yellow"}.get(p["severity"], "dim")
-        console.print(f"[{colour}]{p['severity']}[/] {p['context']} {p['resource']}: {p['problem']}: {p['message']}",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"[{colour}]{p['severity']}[/] {p['context']} {p['resource']}: {p['problem']}: {p['message']}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if found.errors.height:
         raise typer.Exit(1)
 
