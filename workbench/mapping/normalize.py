@@ -50,8 +50,8 @@ Examples
 
 from __future__ import annotations
 
-import fnmatch
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -173,6 +173,11 @@ def _entity_expr(rule: Rule, columns: Sequence[str]) -> pl.Expr:
     return parts[0] if len(parts) == 1 else pl.concat_str(parts, separator="/")
 
 
+def _glob_regex(glob: str) -> str:
+    """Anchored Rust-regex for a shell glob (``*`` and ``?`` only)."""
+    return "^" + ".*".join(".".join(re.escape(p) for p in part.split("?")) for part in glob.split("*")) + "$"
+
+
 def _condition(rule: Rule, columns: Sequence[str]) -> pl.Expr:
     cond = pl.col("name") == rule.source
     for label in rule.require_labels:
@@ -182,7 +187,7 @@ def _condition(rule: Rule, columns: Sequence[str]) -> pl.Expr:
     for label, value in rule.match_labels.items():
         cond = cond & (_label(label, columns) == value).fill_null(False)
     for label, globs in rule.match_globs.items():
-        pattern = "|".join(f"(?:{fnmatch.translate(g)})" for g in globs)
+        pattern = "|".join(f"(?:{_glob_regex(g)})" for g in globs)
         cond = cond & _label(label, columns).str.contains(pattern).fill_null(False)
     return cond
 
@@ -249,6 +254,8 @@ def _rule_rows(
     reason = (
         pl.when(pl.col("_entity").is_null())
         .then(pl.lit(f"missing label for entity {'/'.join(rule.entity)} of {rule.source}"))
+        .when(value.is_null())
+        .then(pl.lit("value is not a number"))
         .when(value.is_nan())
         .then(pl.lit("value is NaN"))
         .when(value.is_infinite())
@@ -256,7 +263,7 @@ def _rule_rows(
     )
     for sentinel in rule.sentinels:
         reason = reason.when(value == sentinel).then(pl.lit(f"sentinel {sentinel:g} (unknown)"))
-    rate_kind = rule.kind in ("counter", "offset") and not samples.counters_are_rates
+    rate_kind = rule.kind in ("counter", "offset") and rule.source not in samples.rated_names
     if rule.kind == "offset":
         reason = reason.when(value < 0).then(pl.lit("negative offset"))
     pts = pts.with_columns(reason.otherwise(None).alias("_reason"))
@@ -271,7 +278,7 @@ def _rule_rows(
     elif rule.kind == "per_period":
         good = good.with_columns(value / period_s)
     elif rule.kind == "age":
-        good = good.with_columns(pl.col("ts").dt.epoch("ms").cast(pl.Float64) / 1000.0 - value)
+        good = good.with_columns((pl.col("ts").dt.epoch("ms").cast(pl.Float64) / 1000.0 - value).alias("value"))
     if rule.scale != 1.0:
         good = good.with_columns(value * rule.scale)
     if needs_dedupe:
@@ -370,10 +377,12 @@ def map_samples(
         active = [catalogue[d.table] for d in detect_exporters(samples, known=catalogue, provider=provider)]
     series = samples.series
     present = set(samples.metric_names)
-    claimed: dict[str, str] = {}
+    # One table claims each (exporter name, canonical metric, level): the generic JMX
+    # rules and the Strimzi variant both map messagesin_total, and must not both count.
+    claimed: dict[tuple[str, str, str], str] = {}
     for table in active:
         for rule in table.rules:
-            claimed.setdefault(rule.source, table.name)
+            claimed.setdefault((rule.source, rule.metric, rule.level), table.name)
 
     rows: list[pl.DataFrame] = []
     bad: list[pl.DataFrame] = [pl.DataFrame(schema=QUARANTINE_SCHEMA)]
@@ -382,7 +391,7 @@ def map_samples(
     for table in active:
         ctx = _context(series, table, cluster or "default")
         for rule in table.rules:
-            if claimed[rule.source] != table.name or present.intersection(rule.unless_present):
+            if claimed[(rule.source, rule.metric, rule.level)] != table.name or present.intersection(rule.unless_present):
                 continue
             selected = ctx.filter(_condition(rule, ctx.columns))
             if selected.height == 0:

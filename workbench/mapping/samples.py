@@ -58,9 +58,9 @@ class SampleSet:
     source : str
         Provenance written into the canonical ``source`` column, e.g.
         ``prometheus:prod`` or ``file:scrape.prom``.
-    counters_are_rates : bool
-        True when counter series were already turned into per-second rates by the
-        source (PromQL ``rate()``); the mapping then uses them as they are.
+    rated_names : frozenset of str
+        Exporter names whose values the source already turned into per-second
+        rates (PromQL ``rate()``); the mapping uses them as they are.
     rejected : pl.DataFrame
         Input the source could not turn into samples (e.g. an unparseable
         exposition line): columns ``location``, ``text``, ``reason``.
@@ -69,7 +69,7 @@ class SampleSet:
     series: pl.DataFrame
     points: pl.DataFrame
     source: str
-    counters_are_rates: bool = False
+    rated_names: frozenset[str] = frozenset()
     rejected: pl.DataFrame = field(default_factory=lambda: empty_rejected())
 
     def __post_init__(self) -> None:
@@ -162,8 +162,6 @@ def concat_sample_sets(sets: list[SampleSet], *, source: str | None = None) -> S
     """
     if not sets:
         raise SchemaError("series", "nothing to concatenate: no sample sets given")
-    if len({s.counters_are_rates for s in sets}) > 1:
-        raise SchemaError("counters_are_rates", "cannot mix raw counters with PromQL rates")
     tagged = [
         s.series.with_columns(pl.lit(i, dtype=pl.UInt32).alias("_set")) for i, s in enumerate(sets)
     ]
@@ -192,6 +190,6 @@ def concat_sample_sets(sets: list[SampleSet], *, source: str | None = None) -> S
         series=series,
         points=points,
         source=source or sets[0].source,
-        counters_are_rates=sets[0].counters_are_rates,
+        rated_names=frozenset().union(*(s.rated_names for s in sets)),
         rejected=rejected,
     )
