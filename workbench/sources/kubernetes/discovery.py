@@ -161,7 +161,7 @@ def discover(
     context_rows = []
     for (result, seconds), ns in zip(outcomes, scopes, strict=False):
         severities = {p.severity for p in result.problems}
-        unreachable = any(p.problem == "unreachable" for p in result.problems)
+        unreachable = any(p.problem in ("unreachable", "timeout") for p in result.problems)
         status = "failed" if unreachable else ("partial" if "error" in severities else "ok")
         context_rows.append({"context": result.context.name, "server": result.context.server, "namespace": ns,
                              "status": status, "requests": result.requests, "objects": len(result.objects),

@@ -8,8 +8,9 @@ so that one unreachable or forbidden cluster does not hide the others:
 ========================  ========  ==================================================
 problem                   severity  when
 ========================  ========  ==================================================
-``unreachable``           error     connection refused, DNS failure, timeout (the
-                                    remaining requests of the context are skipped)
+``unreachable``           error     connection refused, DNS failure (the remaining
+                                    requests of the context are skipped)
+``timeout``               error     no answer within ``timeout`` seconds (likewise)
 ``forbidden``             error     HTTP 401/403 (RBAC); the message is the server's
 ``operator-not-installed`` info     HTTP 404 on a custom resource (CRD missing)
 ``not-found``             warning   HTTP 404 on a built-in resource
@@ -26,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3
-
 from kubernetes import client as k8s_client
 from kubernetes.client.exceptions import ApiException
+
 from workbench.sources.kubernetes.kubeconfig import ContextInfo
 from workbench.sources.kubernetes.queries import QUERIES, Query, matches_selector
 
@@ -147,8 +148,15 @@ def fetch_context(api: k8s_client.ApiClient, context: ContextInfo, *, namespace:
                 problem(query, "server-error", "error", status, message)
             continue
         except (urllib3.exceptions.HTTPError, OSError) as err:
-            problem(query, "unreachable", "error", None,
-                    f"API server {context.server} unreachable: {type(err).__name__}: {err}")
+            reason = getattr(err, "reason", None) or err
+            # NewConnectionError subclasses ConnectTimeoutError in urllib3: test it first
+            refused = isinstance(reason, urllib3.exceptions.NewConnectionError)
+            if not refused and isinstance(reason, urllib3.exceptions.TimeoutError):
+                problem(query, "timeout", "error", None,
+                        f"API server {context.server} did not answer within {timeout:g} s ({reason})")
+            else:
+                problem(query, "unreachable", "error", None,
+                        f"API server {context.server} unreachable: {type(reason).__name__}: {reason}")
             break  # nothing else will answer either
         except ValueError as err:
             problem(query, "bad-response", "error", None, f"answer is not JSON: {err}")

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from kubernetes import client as k8s_client
 from kubernetes.config import ConfigException, new_client_from_config_dict
+
 from workbench.errors import ConfigError, NotFoundError
 
 __all__ = ["ContextInfo", "Kubeconfig", "default_kubeconfig_path", "open_client", "read_kubeconfig"]
@@ -173,11 +173,11 @@ def open_client(config: Kubeconfig, context: str, *, retries: int = 0) -> k8s_cl
     """
     config.context(context)  # NotFoundError with the list of contexts
     configuration = k8s_client.Configuration()
+    configuration.retries = retries  # read when the client builds its connection pool
     try:
         api: k8s_client.ApiClient = new_client_from_config_dict(  # type: ignore[no-untyped-call]
             config.raw, context=context, persist_config=False,
             client_configuration=configuration)
     except (ConfigException, ValueError, TypeError, OSError) as err:
         raise ConfigError(f"kubeconfig {config.path}: context {context!r}: {err}") from err
-    api.configuration.retries = retries
     return api
