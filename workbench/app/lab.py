@@ -1,0 +1,240 @@
+"""Scenario lab: run a simulator scenario live, pause it, inject incidents, record it.
+
+One :class:`ScenarioLab` per app (built by the factory, injected into the pages
+and the REST API). A run advances the simulator's live generator tick by tick
+on a background thread at a chosen speed; the most recent ticks are kept in a
+bounded buffer for the live charts; ``stop(record=True)`` appends the whole run
+(with the incidents injected) to the store as a dataset.
+
+The live generator comes from the simulator room; this module only drives it.
+If the simulator has no live mode, :meth:`ScenarioLab.start` raises
+:class:`~workbench.app.services.Unavailable`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import polars as pl
+
+from workbench.app.metrics import AppMetrics
+from workbench.app.services import Unavailable, resolve
+from workbench.errors import ParameterError
+from workbench.store import Store
+
+__all__ = ["LiveRun", "ScenarioLab"]
+
+logger = logging.getLogger(__name__)
+
+
+class LiveRun(Protocol):
+    """What the lab needs from a live simulation."""
+
+    tick_seconds: float
+
+    def step(self) -> pl.DataFrame:
+        """Advance one tick; return its canonical rows."""
+
+    def inject(self, kind: str, target: str, duration_s: float, severity: str) -> dict[str, Any]:
+        """Start an incident now; return its description."""
+
+    def incidents(self) -> pl.DataFrame:
+        """Incidents so far (INCIDENT_SCHEMA)."""
+
+
+LiveFactory = Callable[[str, int], LiveRun]
+
+
+def default_live_factory(scenario: str, seed: int) -> LiveRun:
+    """The simulator room's live generator for a scenario."""
+    live = resolve("workbench.sources.simulator", "live_run")
+    return live(scenario, seed=seed)  # type: ignore[no-any-return]
+
+
+class ScenarioLab:
+    """Controller of at most one live run at a time (thread-safe).
+
+    Parameters
+    ----------
+    store : Store
+        Where a stopped run is recorded.
+    metrics : AppMetrics, optional
+        Self-monitoring (running gauge, tick counter).
+    live_factory : callable, optional
+        ``(scenario, seed) -> LiveRun``; default: the simulator's live mode.
+    buffer_ticks : int
+        Ticks kept for the live charts.
+    """
+
+    def __init__(self, store: Store, *, metrics: AppMetrics | None = None,
+                 live_factory: LiveFactory | None = None, buffer_ticks: int = 600) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.live_factory = live_factory or default_live_factory
+        self.buffer_ticks = buffer_ticks
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._run: LiveRun | None = None
+        self._state = "idle"
+        self._scenario: str | None = None
+        self._seed = 0
+        self._speed = 1.0
+        self._ticks = 0
+        self._frames: list[pl.DataFrame] = []
+        self._recent: list[pl.DataFrame] = []
+        self._injected: list[dict[str, Any]] = []
+        self._recorded: str | None = None
+        self._error: str | None = None
+        self._started: dt.datetime | None = None
+
+    # ------------------------------------------------------------------ control
+    def scenarios(self) -> list[str]:
+        """Names of the simulator's scenarios."""
+        fn = resolve("workbench.sources.simulator", "scenario_names")
+        return list(fn())
+
+    def start(self, scenario: str, *, seed: int = 1, speed: float = 60.0) -> dict[str, Any]:
+        """Start a run of ``scenario``; ``speed`` = simulated seconds per wall second."""
+        if not isinstance(scenario, str) or not scenario:
+            raise ParameterError("scenario", allowed="a scenario name", received=scenario)
+        if not (0 < float(speed) <= 100_000):
+            raise ParameterError("speed", allowed="a number in (0, 100000]", received=speed)
+        with self._lock:
+            if self._state in ("running", "paused"):
+                raise ParameterError("state", allowed="no run in progress (stop it first)",
+                                     received=self._state)
+            run = self.live_factory(scenario, int(seed))
+            self._run, self._scenario, self._seed, self._speed = run, scenario, int(seed), float(speed)
+            self._ticks, self._frames, self._recent, self._injected = 0, [], [], []
+            self._recorded, self._error = None, None
+            self._state = "running"
+            self._started = dt.datetime.now(dt.UTC)
+            self._wake.clear()
+            self._thread = threading.Thread(target=self._loop, name="scenario-lab", daemon=True)
+            self._thread.start()
+            if self.metrics:
+                self.metrics.lab_running.set(1)
+            return self.status()
+
+    def pause(self) -> dict[str, Any]:
+        """Pause a running run (resume with :meth:`resume`)."""
+        with self._lock:
+            self._expect("running")
+            self._state = "paused"
+            return self.status()
+
+    def resume(self) -> dict[str, Any]:
+        """Resume a paused run."""
+        with self._lock:
+            self._expect("paused")
+            self._state = "running"
+            self._wake.set()
+            return self.status()
+
+    def inject(self, kind: str, target: str, *, duration_s: float = 600.0,
+               severity: str = "warning") -> dict[str, Any]:
+        """Inject an incident into the running simulation."""
+        with self._lock:
+            if self._state not in ("running", "paused") or self._run is None:
+                raise ParameterError("state", allowed="a running or paused run", received=self._state)
+            incident = self._run.inject(kind, target, float(duration_s), severity)
+            self._injected.append(incident)
+            return self.status()
+
+    def stop(self, *, record: bool = True) -> dict[str, Any]:
+        """Stop the run; with ``record``, append it to the store as ``lab-<scenario>-<time>``."""
+        with self._lock:
+            self._expect("running", "paused")
+            self._state = "stopped"
+            self._wake.set()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=10)
+        with self._lock:
+            if self.metrics:
+                self.metrics.lab_running.set(0)
+            if record and self._frames and self._run is not None and self._started is not None:
+                name = f"lab-{self._scenario}-{self._started:%Y%m%dT%H%M%S}"
+                frame = pl.concat(self._frames, how="vertical")
+                self.store.append(name, frame, source=f"sim:{self._scenario}:{self._seed}",
+                                  parameters={"lab": True, "speed": self._speed,
+                                              "injected": len(self._injected)},
+                                  seed=self._seed, incidents=self._run.incidents())
+                self._recorded = name
+            return self.status()
+
+    def _expect(self, *states: str) -> None:
+        if self._state not in states:
+            raise ParameterError("state", allowed=" or ".join(states), received=self._state)
+
+    # ------------------------------------------------------------------ loop
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                state, run, speed = self._state, self._run, self._speed
+            if state == "stopped" or run is None:
+                return
+            if state == "paused":
+                self._wake.wait(0.2)
+                self._wake.clear()
+                continue
+            try:
+                frame = run.step()
+            except Exception as err:  # surface simulator failures in status, stop the run
+                logger.exception("scenario lab tick failed")
+                with self._lock:
+                    self._error, self._state = f"{type(err).__name__}: {err}", "stopped"
+                    if self.metrics:
+                        self.metrics.lab_running.set(0)
+                return
+            with self._lock:
+                self._ticks += 1
+                self._frames.append(frame)
+                self._recent.append(frame)
+                if len(self._recent) > self.buffer_ticks:
+                    del self._recent[: len(self._recent) - self.buffer_ticks]
+            if self.metrics:
+                self.metrics.lab_ticks.inc()
+            self._wake.wait(max(0.0, run.tick_seconds / speed))
+
+    # ------------------------------------------------------------------ reads
+    def status(self) -> dict[str, Any]:
+        """State, scenario, ticks, incidents injected, recorded dataset, last error."""
+        with self._lock:
+            return {
+                "state": self._state,
+                "scenario": self._scenario,
+                "seed": self._seed,
+                "speed": self._speed,
+                "ticks": self._ticks,
+                "injected": list(self._injected),
+                "recorded_dataset": self._recorded,
+                "error": self._error,
+                "started": self._started.isoformat() if self._started else None,
+            }
+
+    def recent(self, metric: str | None = None) -> pl.DataFrame:
+        """Canonical rows of the most recent ticks (optionally one metric)."""
+        with self._lock:
+            frames = list(self._recent)
+        if not frames:
+            return pl.DataFrame()
+        frame = pl.concat(frames, how="vertical")
+        if metric is not None:
+            frame = frame.filter(pl.col("metric") == metric)
+        return frame
+
+    def export_scenario(self, scenario: str) -> str:
+        """The scenario's YAML text (simulator room), for download."""
+        fn = resolve("workbench.sources.simulator", "export_scenario")
+        return str(fn(scenario))
+
+
+def unavailable_reason(err: Exception) -> str:
+    """Message for the UI when the lab cannot do something."""
+    return err.reason if isinstance(err, Unavailable) else str(err)

@@ -1,0 +1,256 @@
+"""The package functions the app shows, reached through one thin layer.
+
+The app never computes a statistic: every number it shows comes from a package
+function (store queries, health, findings, narratives, seasonality, forecasts,
+fidelity, reports). This module only *finds* those functions and calls them,
+caching results in the injected :class:`~workbench.app.cache.FrameCache`.
+When a room of the package has not built the function yet, the call raises
+:class:`Unavailable` with the reason, and the page says "not available" instead
+of inventing a number.
+
+Examples
+--------
+>>> try:
+...     resolve("workbench.no_such_module", "f")
+... except Unavailable as err:
+...     print(err)
+not available: workbench.no_such_module.f is not built yet
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from workbench.app.cache import FrameCache
+from workbench.errors import WorkbenchError
+from workbench.store import Store
+
+__all__ = [
+    "EntityKey",
+    "Services",
+    "Unavailable",
+    "resolve",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class Unavailable(WorkbenchError, LookupError):
+    """A view needs a package function that does not exist (yet) or has no data."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"not available: {reason}")
+
+
+def resolve(module: str, attr: str) -> Callable[..., Any]:
+    """Import ``module`` and return its ``attr``, or raise :class:`Unavailable`."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as err:
+        if err.name and not module.startswith(err.name) and err.name != module:
+            logger.warning("importing %s failed: %s", module, err)
+        raise Unavailable(f"{module}.{attr} is not built yet") from err
+    fn = getattr(mod, attr, None)
+    if fn is None:
+        raise Unavailable(f"{module}.{attr} is not built yet")
+    return fn  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class EntityKey:
+    """Identifies one entity in a dataset."""
+
+    provider: str
+    cluster: str
+    level: str
+    entity: str
+
+    def as_query(self) -> dict[str, str]:
+        """The key as URL query parameters."""
+        return {"provider": self.provider, "cluster": self.cluster, "level": self.level,
+                "entity": self.entity}
+
+
+class Services:
+    """Data access for one app: a store plus a cache.
+
+    Parameters
+    ----------
+    store : Store
+        Where datasets live.
+    cache : FrameCache
+        Server-side cache shared by the app's callbacks.
+    """
+
+    def __init__(self, store: Store, cache: FrameCache) -> None:
+        self.store = store
+        self.cache = cache
+
+    # ------------------------------------------------------------------ datasets
+    def datasets(self) -> pl.DataFrame:
+        """What the store holds (one row per dataset)."""
+        return self.store.datasets()
+
+    def _stamp(self, dataset: str) -> str:
+        return str(self.store.manifest(dataset).updated)
+
+    def _cached(self, name: str, dataset: str, params: tuple[Any, ...], fn: Callable[[], Any]) -> Any:
+        return self.cache.get_or_compute((name, dataset, self._stamp(dataset), params), fn)
+
+    def entity_index(self, dataset: str) -> pl.DataFrame:
+        """Entities of a dataset with the metrics each has (a store query, cached).
+
+        Returns
+        -------
+        pl.DataFrame
+            ``provider, cluster, level, entity`` (strings) and ``metrics`` (list of str).
+        """
+
+        def compute() -> pl.DataFrame:
+            return (
+                self.store.scan(dataset)
+                .select(*(pl.col(c).cast(pl.String) for c in ("provider", "cluster", "level", "entity",
+                                                               "metric")))
+                .unique()
+                .group_by("provider", "cluster", "level", "entity")
+                .agg(pl.col("metric").sort().alias("metrics"))
+                .sort("provider", "cluster", "level", "entity")
+                .collect()
+            )
+
+        return self._cached("entity_index", dataset, (), compute)  # type: ignore[no-any-return]
+
+    def time_range(self, dataset: str) -> tuple[dt.datetime, dt.datetime]:
+        """First and last sample time of a dataset, from its manifest."""
+        m = self.store.manifest(dataset)
+        return dt.datetime.fromisoformat(str(m.start)), dt.datetime.fromisoformat(str(m.end))
+
+    def entity_series(
+        self,
+        dataset: str,
+        key: EntityKey,
+        *,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        metrics: list[str] | None = None,
+    ) -> pl.DataFrame:
+        """Canonical rows of one entity (``ts, metric, value``), time-sorted."""
+
+        def compute() -> pl.DataFrame:
+            return (
+                self.store.scan(dataset, start=start, end=end, provider=key.provider,
+                                cluster=key.cluster, level=key.level, entity=key.entity,
+                                metric=metrics, _end_inclusive=True)
+                .select("ts", pl.col("metric").cast(pl.String), "value")
+                .sort("metric", "ts")
+                .collect()
+            )
+
+        params = (key, start, end, tuple(metrics or ()))
+        return self._cached("entity_series", dataset, params, compute)  # type: ignore[no-any-return]
+
+    # -------------------------------------------------------------- analyses
+    def findings(self, dataset: str) -> pl.DataFrame:
+        """Findings stored for the dataset by learning (may be empty)."""
+        return self._cached("findings", dataset, (), lambda: self.store.read_findings(dataset))  # type: ignore[no-any-return]
+
+    def incidents(self, dataset: str) -> pl.DataFrame:
+        """Simulator ground truth stored with the dataset (may be empty)."""
+        return self._cached("incidents", dataset, (), lambda: self.store.read_incidents(dataset))  # type: ignore[no-any-return]
+
+    def fleet_health(self, dataset: str) -> pl.DataFrame:
+        """Health score per entity and time (``ts, cluster, level, entity, score``)."""
+        fn = resolve("workbench.analysis.health", "health_scores")
+
+        def compute() -> pl.DataFrame:
+            frame = fn(self.store.scan(dataset))
+            frame = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+            return frame  # type: ignore[no-any-return]
+
+        return self._cached("fleet_health", dataset, (), compute)  # type: ignore[no-any-return]
+
+    def topology_edges(self, dataset: str) -> pl.DataFrame:
+        """Parent → child edges of the dataset's entities."""
+        fn = resolve("workbench.analysis.rollup", "topology_edges")
+        return self._cached("topology", dataset, (),  # type: ignore[no-any-return]
+                            lambda: fn(self.entity_index(dataset)))
+
+    def narratives(self, dataset: str) -> pl.DataFrame:
+        """One plain-English narrative per episode of findings (root-cause + narrative rooms).
+
+        Returns
+        -------
+        pl.DataFrame
+            ``episode, cluster, start, narrative``.
+        """
+        rank = resolve("workbench.analysis.rootcause", "rank_causes")
+        narrate = resolve("workbench.analysis.narrative", "narrate_episodes")
+
+        def compute() -> pl.DataFrame:
+            findings = self.findings(dataset)
+            if findings.is_empty():
+                return pl.DataFrame(schema={"episode": pl.Int64, "cluster": pl.String,
+                                            "start": pl.Datetime("ms", "UTC"), "narrative": pl.String})
+            return narrate(rank(findings))  # type: ignore[no-any-return]
+
+        return self._cached("narratives", dataset, (), compute)  # type: ignore[no-any-return]
+
+    def lag_status(self, dataset: str, key: EntityKey) -> pl.DataFrame:
+        """Burrow status over time for a consumer group or partition (``ts, entity, status``)."""
+        fn = resolve("workbench.analysis.lagstatus", "lag_status_timeline")
+        return self._cached("lag_status", dataset, (key,),  # type: ignore[no-any-return]
+                            lambda: fn(self.store.scan(dataset, provider=key.provider,
+                                                       cluster=key.cluster)))
+
+    def decomposition(self, dataset: str, key: EntityKey, metric: str,
+                      start: dt.datetime | None, end: dt.datetime | None) -> tuple[pl.Series, dict[str, np.ndarray]]:
+        """Trend / seasonal / residual parts of one metric (seasonality room)."""
+        decompose = resolve("workbench.analysis.seasonality", "decompose")
+        detect = resolve("workbench.analysis.seasonality", "detect_period")
+        interval = resolve("workbench.analysis.seasonality", "infer_sampling_interval")
+
+        def compute() -> tuple[pl.Series, dict[str, np.ndarray]]:
+            series = self.entity_series(dataset, key, start=start, end=end, metrics=[metric])
+            if series.height < 8:
+                raise Unavailable(f"too few samples of {metric} to decompose ({series.height})")
+            ts = series.get_column("ts")
+            values = series.get_column("value").to_numpy()
+            found = detect(values, interval(ts))
+            return ts, decompose(values, found.periods)
+
+        return self._cached("decomposition", dataset, (key, metric, start, end), compute)  # type: ignore[no-any-return]
+
+    def forecast(self, dataset: str, key: EntityKey, metric: str,
+                 start: dt.datetime | None = None, end: dt.datetime | None = None) -> pl.DataFrame:
+        """Forecast of one metric with its interval (forecast room).
+
+        Returns
+        -------
+        pl.DataFrame
+            ``ts, value, forecast, lower, upper, part`` (``part`` = history / forecast).
+        """
+        fn = resolve("workbench.analysis.forecast", "forecast_series")
+
+        def compute() -> pl.DataFrame:
+            series = self.entity_series(dataset, key, start=start, end=end, metrics=[metric])
+            try:
+                return fn(series, metric=metric)  # type: ignore[no-any-return]
+            except WorkbenchError as err:
+                raise Unavailable(str(err)) from err
+
+        return self._cached("forecast", dataset, (key, metric, start, end), compute)  # type: ignore[no-any-return]
+
+    def fidelity(self, real: str, sim: str) -> Any:
+        """Fidelity report of a simulated dataset against a real one (fidelity room)."""
+        fn = resolve("workbench.fidelity", "fidelity_report")
+        return self.cache.get_or_compute(("fidelity", real, self._stamp(real), sim, self._stamp(sim)),
+                                         lambda: fn(self.store.scan(real), self.store.scan(sim)))
