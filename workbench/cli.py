@@ -166,6 +166,104 @@ def discover(
         raise typer.Exit(1)
 
 
+ingest_app = typer.Typer(help="Pull real metrics into the store (Prometheus, exposition, CSV, Parquet, NAB).")
+app.add_typer(ingest_app, name="ingest")
+
+
+def _print_ingest(report: Any, quarantine_out: Path | None) -> None:
+    result, stored = report.result, report.stored
+    counts = result.counts
+    console.print(
+        f"exporters: {', '.join(result.exporters) or 'none detected'} | samples in {counts['samples_in']}: "
+        f"mapped {counts['samples_mapped']}, ignored {counts['samples_ignored']}, unknown {counts['samples_unknown']}"
+        f" | rows kept {result.frame.height}, quarantined {result.quarantined.height}"
+        f", rejected input {result.rejected.height}",
+        highlight=False,
+    )
+    console.print(frame_table(result.summary(), title="Outcome by reason (quarantine summary)"))
+    if result.unknown.height:
+        console.print(frame_table(result.unknown, title="Exporter names no mapping table knows", max_rows=20))
+    if result.rejected.height:
+        console.print(frame_table(result.rejected, title="Rejected input", max_rows=10))
+    if quarantine_out is not None and result.quarantined.height:
+        result.quarantined.write_csv(quarantine_out)
+        console.print(f"Quarantined rows written to {quarantine_out}")
+    console.print(
+        f"dataset {stored.dataset}: {stored.added} rows added, {stored.already_stored} already stored, "
+        f"{stored.rows} in all (manifest written)",
+        highlight=False,
+    )
+
+
+@ingest_app.command("prometheus")
+def ingest_prometheus_command(
+    url: Annotated[str, typer.Option(envvar="WORKBENCH_PROMETHEUS_URL", help="Prometheus base URL.")],
+    since: Annotated[str, typer.Option(help="How far back, e.g. 2h, 7d.")] = "7d",
+    step: Annotated[str, typer.Option(help="Resolution of the range pull, e.g. 15s, 1m.")] = "60s",
+    provider: Annotated[str | None, typer.Option(help="Only this provider's exporters: kafka, rabbitmq, sqs.")] = None,
+    cluster: Annotated[str | None, typer.Option(help="Cluster name when the labels name none.")] = None,
+    selector: Annotated[str, typer.Option(help='Extra label matchers, e.g. job="rabbitmq".')] = "",
+    counters: Annotated[str, typer.Option(help="raw (rate per raw series here) or promql (rate() in Prometheus).")] = "raw",
+    rate_window: Annotated[str | None, typer.Option(help="Range of rate() with --counters promql.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Dataset to append to (default: from the URL).")] = None,
+    timeout: Annotated[float, typer.Option(help="Read timeout per request, seconds.")] = 60.0,
+    workers: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 4,
+    quarantine_out: Annotated[Path | None, typer.Option(help="Write quarantined rows here as CSV.")] = None,
+) -> None:
+    """Pull exporter metrics from Prometheus, map them to canonical rows and store them.
+
+    Auth from the environment: WORKBENCH_PROMETHEUS_TOKEN (or _TOKEN_FILE),
+    WORKBENCH_PROMETHEUS_USERNAME/_PASSWORD, WORKBENCH_PROMETHEUS_CA_BUNDLE,
+    WORKBENCH_PROMETHEUS_INSECURE=1.
+    """
+    from workbench.sources.prometheus import ingest_prometheus
+
+    report = ingest_prometheus(
+        url,
+        since=since,
+        step=step,
+        provider=provider,
+        cluster=cluster,
+        selector=selector,
+        counters=counters,  # type: ignore[arg-type]
+        rate_window=rate_window,
+        dataset=dataset,
+        timeout=timeout,
+        max_workers=workers,
+    )
+    _print_ingest(report, quarantine_out)
+
+
+@ingest_app.command("file")
+def ingest_file_command(
+    path: Annotated[Path, typer.Argument(help="Exposition (.prom/.om/.txt), CSV, Parquet or NAB CSV file.")],
+    dataset: Annotated[str | None, typer.Option(help="Dataset to append to (default: the file name).")] = None,
+    provider: Annotated[str | None, typer.Option(help="Only this provider's exporters (or a NAB file's provider).")] = None,
+    cluster: Annotated[str | None, typer.Option(help="Cluster name when the data names none.")] = None,
+    timestamp: Annotated[
+        str | None, typer.Option(help="Scrape time of exposition samples, ISO 8601 with zone (default: file mtime).")
+    ] = None,
+    period: Annotated[float | None, typer.Option(help="YACE period in seconds for per-period values.")] = None,
+    quarantine_out: Annotated[Path | None, typer.Option(help="Write quarantined rows here as CSV.")] = None,
+) -> None:
+    """Read a metrics file, map it to canonical rows and store it; print the quarantine summary."""
+    import datetime as dt
+
+    from workbench.errors import ParameterError
+    from workbench.sources.files import ingest_file
+
+    when = None
+    if timestamp is not None:
+        try:
+            when = dt.datetime.fromisoformat(timestamp)
+        except ValueError as err:
+            raise ParameterError("timestamp", allowed="ISO 8601, e.g. 2026-01-01T00:00:00+00:00", received=timestamp) from err
+        if when.tzinfo is None:
+            raise ParameterError("timestamp", allowed="a time with a zone (e.g. +00:00 or Z)", received=timestamp)
+    report = ingest_file(path, dataset=dataset, provider=provider, cluster=cluster, timestamp=when, period_s=period)
+    _print_ingest(report, quarantine_out)
+
+
 def main() -> None:
     """Entry point of the ``workbench`` console script."""
     try:

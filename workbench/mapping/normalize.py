@@ -125,6 +125,14 @@ class MappingResult:
             .select(pl.lit("rejected input").alias("outcome"), "reason", "count"),
             self.ignored.group_by("reason").agg(pl.col("samples").sum().cast(pl.Int64).alias("count"))
             .select(pl.lit("ignored samples").alias("outcome"), "reason", "count"),
+            pl.DataFrame(
+                {
+                    "outcome": ["counter warm-up"],
+                    "reason": ["first sample of a counter series has no rate yet"],
+                    "count": [self.counts.get("rate_warmup", 0)],
+                },
+                schema={"outcome": pl.String(), "reason": pl.String(), "count": pl.Int64()},
+            ),
             self.unknown.select(
                 pl.lit("unknown samples").alias("outcome"),
                 pl.lit("no mapping table knows the name").alias("reason"),

@@ -61,6 +61,7 @@ from workbench.mapping.tables import MappingTable, tables
 
 __all__ = [
     "MAX_POINTS_PER_SERIES",
+    "ingest_prometheus",
     "PrometheusAuth",
     "PrometheusSource",
     "parse_duration",
@@ -661,3 +662,65 @@ def _assemble(parsed: list[_Parsed], *, source: str, rated_names: frozenset[str]
         points = points.unique(["series_id", "ts"], keep="first", maintain_order=True)
     rejected_frame = pl.DataFrame(rejected, schema=empty_rejected().schema) if rejected else empty_rejected()
     return SampleSet(series=series, points=points, source=source, rated_names=rated_names, rejected=rejected_frame)
+
+
+def ingest_prometheus(
+    url: str,
+    *,
+    since: str | float | dt.timedelta = "7d",
+    until: dt.datetime | None = None,
+    step: str | float | dt.timedelta = "60s",
+    provider: str | None = None,
+    cluster: str | None = None,
+    selector: str = "",
+    counters: Literal["raw", "promql"] = "raw",
+    rate_window: str | None = None,
+    period_s: float | None = None,
+    dataset: str | None = None,
+    name: str | None = None,
+    timeout: float = 60.0,
+    max_workers: int = 4,
+    store: Any = None,
+) -> Any:
+    """Pull the last ``since`` from Prometheus, map it, and append it to the store.
+
+    This is what ``workbench ingest prometheus`` runs.
+
+    Returns
+    -------
+    workbench.mapping.persist.IngestReport
+        The mapping result (kept, quarantined, ignored, unknown) and the store's answer.
+    """
+    from workbench.mapping.persist import dataset_name, save_result
+
+    end = until or dt.datetime.now(dt.UTC)
+    start = end - dt.timedelta(seconds=parse_duration(since, parameter="since"))
+    with PrometheusSource(url, name=name, timeout=timeout, max_workers=max_workers) as source:
+        result = source.ingest(
+            start,
+            end,
+            step,
+            provider=provider,
+            cluster=cluster,
+            selector=selector,
+            counters=counters,
+            rate_window=rate_window,
+            period_s=period_s,
+        )
+        parameters = {
+            "url": source.url,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "step": str(step),
+            "provider": provider,
+            "selector": selector,
+            "counters": counters,
+            "rate_window": rate_window,
+        }
+        return save_result(
+            result,
+            dataset or dataset_name(source.source_name),
+            source=source.source_name,
+            parameters=parameters,
+            store=store,
+        )
