@@ -290,6 +290,7 @@ def test_promql_selectors(found: Any) -> None:
     assert events["metrics_port"] == 9404
     assert events["selector"].startswith('{namespace="kafka",pod=~"events\\\\-broker\\\\-0|')
     assert set(sel["metrics_port"]) == {9404, 5556, 9419, 15692}
+    assert events["label_matchers"] == events["selector"][1:-1]
     native = promql_selectors(found.inventory, style="native")
     assert rows(native, cluster="events")["selector"][0] == '{namespace="kafka",strimzi_io_cluster="events"}'
     assert rows(native, cluster="orders")["selector"][0] == '{namespace="messaging",rabbitmq_cluster="orders"}'

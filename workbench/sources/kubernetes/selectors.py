@@ -69,9 +69,10 @@ def promql_selectors(inventory: pl.DataFrame, *, style: Style = "pod") -> pl.Dat
     Returns
     -------
     DataFrame
-        context, namespace, provider, distribution, cluster, metrics_port, matchers
+        context, namespace, provider, distribution, cluster, metrics_port, exporter, matchers
         (list of label/op/value), selector (a PromQL string such as
-        ``{namespace="kafka",pod=~"events-broker-0|..."}``).
+        ``{namespace="kafka",pod=~"events-broker-0|..."}``) and label_matchers (the same
+        without braces, as ``PrometheusSource.pull(selector=...)`` takes it).
 
     Raises
     ------
@@ -106,8 +107,10 @@ def promql_selectors(inventory: pl.DataFrame, *, style: Style = "pod") -> pl.Dat
         rows.append({**{k: row[k] for k in keys}, "metrics_port": row["metrics_port"],
                      "exporter": row["exporter"],
                      "matchers": [{"label": a, "op": b, "value": c} for a, b, c in matchers],
-                     "selector": promql_selector(matchers)})
+                     "selector": promql_selector(matchers),
+                     "label_matchers": promql_selector(matchers)[1:-1]})
     schema: dict[str, Any] = {"context": pl.String, "namespace": pl.String, "provider": pl.String,
               "distribution": pl.String, "cluster": pl.String, "metrics_port": pl.Int32,
-              "exporter": pl.Boolean, "matchers": _MATCHERS, "selector": pl.String}
+              "exporter": pl.Boolean, "matchers": _MATCHERS, "selector": pl.String,
+                              "label_matchers": pl.String}
     return pl.DataFrame(rows, schema=schema)
