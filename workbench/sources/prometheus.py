@@ -52,6 +52,7 @@ import polars as pl
 import requests
 from prometheus_api_client import PrometheusConnect
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from workbench.errors import ParameterError, SourceError
@@ -253,16 +254,19 @@ class PrometheusSource:
         self.max_points = max_points
         host = self.url.split("://", 1)[1].split("/", 1)[0]
         self.source_name = f"prometheus:{name or host}"
-        self.session = self._session(retries, backoff_factor, identity_encoding)
+        self.session, adapter = self._session(retries, backoff_factor, identity_encoding)
         self.client = PrometheusConnect(
             self.url,
             session=self.session,
+            retry=adapter.max_retries,
             timeout=timeout,
             auth=self.session.auth,
             headers=dict(self.session.headers),
         )
+        # PrometheusConnect mounts its own adapter on the URL prefix; keep ours (pool size, retries).
+        self.session.mount(self.url, adapter)
 
-    def _session(self, retries: int, backoff_factor: float, identity: bool) -> requests.Session:
+    def _session(self, retries: int, backoff_factor: float, identity: bool) -> tuple[requests.Session, HTTPAdapter]:
         session = requests.Session()
         retry = Retry(
             total=retries,
@@ -292,7 +296,7 @@ class PrometheusSource:
             session.verify = self.auth.ca_bundle
         if identity:
             session.headers["Accept-Encoding"] = "identity"
-        return session
+        return session, adapter
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -325,6 +329,13 @@ class PrometheusSource:
                 query=query,
             ) from err
         except requests.exceptions.ConnectionError as err:
+            reason = getattr(err.args[0], "reason", None) if err.args else None
+            if isinstance(reason, ReadTimeoutError):  # read timeouts that used up the retries
+                raise SourceError(
+                    f"Prometheus did not answer within {self.timeout[1]} s (server hanging or query too heavy)",
+                    url=url,
+                    query=query,
+                ) from err
             raise SourceError(f"cannot reach Prometheus: {err}", url=url, query=query) from err
         except requests.exceptions.RequestException as err:
             raise SourceError(f"request to Prometheus failed: {err}", url=url, query=query) from err
