@@ -52,18 +52,17 @@ def blocks_to_frame(blocks: Sequence[Block], ts_ms: NDArray[np.int64], *, source
         schema={"provider": CANONICAL_SCHEMA["provider"], "cluster": pl.String, "level": CANONICAL_SCHEMA["level"],
                 "entity": pl.String, "metric": pl.String},
     )
-    flat = values.ravel()
-    keep = ~np.isnan(flat)
-    series_idx = np.repeat(np.arange(n_series, dtype=np.uint32), steps)
-    ts = np.tile(ts_ms, n_series)
-    if not keep.all():
-        series_idx, ts, flat = series_idx[keep], ts[keep], flat[keep]
-    keys = series.select(pl.all().gather(pl.Series(series_idx)))
-    frame = keys.with_columns(
-        pl.Series("ts", ts).cast(pl.Datetime("ms", "UTC")),
-        pl.Series("value", flat, dtype=pl.Float64),
-        pl.lit(source, dtype=pl.String).alias("source"),
+    times = pl.DataFrame({"ts": pl.Series("ts", ts_ms).cast(pl.Datetime("ms", "UTC"))})
+    # a lazy cross join lays out series x time in series-major order without a Python loop
+    # and lets Polars build the repeated key columns in parallel
+    frame = (
+        series.lazy()
+        .join(times.lazy(), how="cross", maintain_order="left_right")
+        .with_columns(pl.Series("value", values.ravel(), dtype=pl.Float64), pl.lit(source, dtype=pl.String).alias("source"))
+        .filter(pl.col("value").is_not_nan())
+        .collect()
     )
+    del steps
     return frame.select(list(CANONICAL_SCHEMA))
 
 

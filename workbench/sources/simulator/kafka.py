@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from workbench.sources.simulator.core import F64, Block, NativeBlock, event_coverage, floor_cumsum, lindley, time_at_count
+from workbench.sources.simulator.core import F64, event_coverage, floor_cumsum, lindley, onehot, time_at_count
 from workbench.sources.simulator.incidents import TruthRow, recovery_index, rose, step_window, target_error
 from workbench.sources.simulator.load import Calendar, load_rates
 from workbench.sources.simulator.spec import IncidentSpec, KafkaClusterSpec
@@ -244,9 +244,15 @@ def simulate_kafka(spec: KafkaClusterSpec, calendar: Calendar, incidents: list[I
     cap_member = np.array([g.capacity_per_member for g in groups]) if groups else np.zeros(0)
     if gp_group.size:
         active = np.minimum(members, parts_of_group.reshape(-1, 1))
-        group_capacity = active * cap_member.reshape(-1, 1) * factor * (1.0 - rebalance)
-        # members own whole partitions: a partition is served by at most one member
-        per_partition = np.minimum(group_capacity / np.maximum(parts_of_group, 1).reshape(-1, 1), cap_member.reshape(-1, 1) * factor)
+        member_cap = cap_member.reshape(-1, 1) * factor * (1.0 - rebalance)
+        # each member owns parts/active partitions and shares its capacity among them: a hot
+        # partition gets what its siblings leave over (work-conserving), but never more than
+        # one member's worth, since a partition is consumed by a single member
+        owned = parts_of_group.reshape(-1, 1) / np.maximum(active, 1e-9)
+        arrivals_rate = produced[gp_partition] / dt
+        mean_arrival = (onehot(gp_group, n_groups) @ arrivals_rate) / np.maximum(parts_of_group, 1).reshape(-1, 1)
+        others = np.maximum(owned - 1.0, 0.0) * mean_arrival
+        per_partition = np.where(active > 0, np.maximum(member_cap / np.maximum(owned, 1.0), member_cap - others), 0.0)
         capacity = per_partition[gp_group] * (1.0 - election_pause[gp_partition]) * dt
         capacity[offline[gp_partition]] = 0.0
         capacity = np.diff(floor_cumsum(capacity), axis=1, prepend=0.0)
