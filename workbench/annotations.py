@@ -73,7 +73,8 @@ def annotations_dir(root: Any) -> Path:
     root : path-like or Store
         The store's root directory, or an object with a ``root`` attribute.
     """
-    base = Path(getattr(root, "root", root))
+    # A Store exposes its directory as ``root``; a Path's own ``root`` is "/", so check paths first.
+    base = Path(root) if isinstance(root, str | os.PathLike) else Path(root.root)
     return base / "annotations"
 
 
