@@ -264,6 +264,19 @@ def ingest_file_command(
     _print_ingest(report, quarantine_out)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind; anything but 127.0.0.1 requires WORKBENCH_APP_USER/PASSWORD.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8050,
+    store_dir: Annotated[Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")] = None,
+) -> None:
+    """Serve the Dash analytics app (waitress) until interrupted."""
+    from workbench.app import serve as serve_app
+    from workbench.store import Store
+
+    serve_app(host, port, store=Store(store_dir), announce=console.print)
+
+
 def main() -> None:
     """Entry point of the ``workbench`` console script."""
     try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -173,8 +173,12 @@ def serve(
     store: Store | None = None,
     threads: int = 8,
     env: Mapping[str, str] | None = None,
+    announce: Callable[[str], Any] | None = None,
 ) -> None:
     """Serve the app with waitress (blocking).
+
+    ``announce`` (e.g. ``console.print``) receives the address once the bind
+    rules have passed.
 
     Raises
     ------
@@ -186,6 +190,8 @@ def serve(
     credentials = credentials_from_env(env if env is not None else os.environ)
     check_bind(host, credentials)
     app = create_app(store, credentials=credentials, env=env)
-    logger.info("serving Queue Workbench on http://%s:%d (auth %s)", host, port,
-                "on" if credentials else "off")
+    message = f"Queue Workbench app on http://{host}:{port}/ (basic auth {'on' if credentials else 'off'}; Ctrl+C to stop)"
+    logger.info(message)
+    if announce is not None:
+        announce(message)
     waitress_serve(app.server, host=host, port=port, threads=threads)
