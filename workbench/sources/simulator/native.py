@@ -175,7 +175,8 @@ def kafka_native_blocks(model: KafkaModel) -> list[NativeBlock]:
     }
     for metric, values in gauges.items():
         jmx(metric, "gauge", metric, {}, _rows(up, values), brokers)
-    jmx("kafka_controller_controllerstats_leaderelectionrateandtimems_count", "counter", "Leader elections",
+    # a timer's `_count` (typed untyped here, as Bitnami's rules leave it; a counter by its suffix)
+    jmx("kafka_controller_controllerstats_leaderelectionrateandtimems_count", "untyped", "Leader elections",
         {}, _restarting_cumsum(np.where(is_controller, elections.sum(axis=0).reshape(1, -1), 0.0), up), brokers)
     jmx("kafka_network_requestmetrics_totaltimems", "gauge", "Produce request time (ms)",
         {"request": ["Produce"] * n_brokers, "quantile": ["0.99"] * n_brokers}, _rows(up, model.produce_latency_p99_ms), brokers)

@@ -1,0 +1,237 @@
+"""Live mode: advance a simulated fleet tick by tick and serve it as ``/metrics``.
+
+A :class:`LiveFleet` simulates ``history`` before now plus ``horizon`` after it, then maps
+wall-clock time to a tick: ``tick = now_tick + floor(elapsed x speed / step)``. At speed 1
+the simulated time is the wall-clock time; at speed 60 a minute of fleet passes each
+second. The history part can be written as OpenMetrics for ``promtool`` backfill, so a
+Prometheus holds a week of past fleet and keeps scraping the live part seamlessly.
+
+The ``/metrics`` endpoint (``prometheus_client``) serves exporter-native series at the
+current tick, plus the simulator's own metrics: ``workbench_sim_tick``,
+``workbench_sim_time_seconds`` (simulated time of the served tick), ``workbench_sim_series``
+and ``workbench_sim_scrapes_total``. One scrape reads one tick, so every series of a scrape
+belongs to the tick that ``workbench_sim_tick`` reports.
+
+Examples
+--------
+>>> from workbench.sources.simulator.live import LiveFleet
+>>> fleet = LiveFleet("default", seed=1, history="1h", horizon="1h", speed=float("inf"))
+>>> ticks = fleet.ticks(limit=3)
+>>> [t.index - fleet.now_index for t in ticks]
+[0, 1, 2]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from workbench.errors import ParameterError
+from workbench.sources.simulator.canonical import blocks_to_frame
+from workbench.sources.simulator.core import Block
+from workbench.sources.simulator.engine import SimulationResult, canonical_blocks, simulate
+from workbench.sources.simulator.library import get_scenario
+from workbench.sources.simulator.native import collect_families
+from workbench.sources.simulator.openmetrics import write_openmetrics
+from workbench.sources.simulator.spec import ScenarioSpec, parse_duration
+
+__all__ = ["LiveFleet", "Tick", "parse_address"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One step of a live fleet: its index, simulated time and canonical samples."""
+
+    index: int
+    ts: dt.datetime
+    frame: pl.DataFrame
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (port 0 picks a free port).
+
+    Examples
+    --------
+    >>> parse_address("127.0.0.1:9400")
+    ('127.0.0.1', 9400)
+    """
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ParameterError("serve", allowed="HOST:PORT such as 127.0.0.1:9400", received=address)
+    return host.strip("[]"), int(port)
+
+
+class LiveFleet:
+    """A simulated fleet that advances with the wall clock.
+
+    Parameters
+    ----------
+    scenario : ScenarioSpec or str
+        Scenario spec or name.
+    seed : int
+        Random seed.
+    history, horizon : str or timedelta
+        Simulated time before and after "now" (e.g. ``"7d"`` and ``"1d"``).
+    step : str, optional
+        Sample interval (default: the scenario's).
+    speed : float
+        Simulated seconds per wall-clock second; ``inf`` means :meth:`ticks` never sleeps.
+    clock : callable
+        Wall clock in seconds (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        scenario: ScenarioSpec | str,
+        *,
+        seed: int = 0,
+        history: str | dt.timedelta = "1d",
+        horizon: str | dt.timedelta = "1d",
+        step: str | None = None,
+        speed: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not speed > 0:
+            raise ParameterError("speed", allowed="a positive number of simulated seconds per second", received=speed)
+        self.speed = float(speed)
+        self.clock = clock
+        past = parse_duration(history)
+        future = parse_duration(horizon)
+        if future.total_seconds() <= 0:
+            raise ParameterError("horizon", allowed="a positive duration", received=horizon)
+        wall = clock()
+        spec = get_scenario(scenario) if isinstance(scenario, str) else scenario
+        step_s = (parse_duration(step) if step else spec.step).total_seconds()
+        aligned = math.floor(wall / step_s) * step_s
+        start = dt.datetime.fromtimestamp(aligned - past.total_seconds(), tz=dt.UTC)
+        days = (past + future).total_seconds() / 86400.0
+        self.result: SimulationResult = simulate(spec, days=days, seed=seed, start=start, step=step)
+        self.step_seconds = step_s
+        self.now_index = max(0, int(round(past.total_seconds() / step_s)) - 1)
+        self.wall0 = wall
+        self._blocks: list[Block] = canonical_blocks(self.result.models)
+        self._scrapes = 0
+        self._lock = threading.Lock()
+        self._server: Any = None
+
+    # ------------------------------------------------------------------ time
+    @property
+    def steps(self) -> int:
+        """Number of simulated steps (history + horizon)."""
+        return self.result.calendar.steps
+
+    def index(self, wall: float | None = None) -> int:
+        """Tick served at wall-clock time ``wall`` (default: now), clipped to the horizon."""
+        elapsed = (self.clock() if wall is None else wall) - self.wall0
+        if math.isinf(self.speed):
+            return self.steps - 1
+        k = self.now_index + int(math.floor(max(elapsed, 0.0) * self.speed / self.step_seconds + 1e-9))
+        return min(k, self.steps - 1)
+
+    def time_of(self, index: int) -> dt.datetime:
+        """Simulated timestamp of tick ``index``."""
+        return dt.datetime.fromtimestamp(int(self.result.calendar.ts_ms[index]) / 1000, tz=dt.UTC)
+
+    # ---------------------------------------------------------------- frames
+    def frame_at(self, index: int) -> pl.DataFrame:
+        """Canonical samples of one tick."""
+        sliced = [Block(b.provider, b.cluster, b.level, b.metric, b.entities, b.values[:, index:index + 1]) for b in self._blocks]
+        return blocks_to_frame(sliced, self.result.calendar.ts_ms[index:index + 1], source=self.result.source)
+
+    def ticks(self, *, limit: int | None = None, start: int | None = None) -> Iterator[Tick]:
+        """Yield ticks from ``start`` (default: now) at the fleet's speed.
+
+        At finite speed the generator sleeps until each tick is due; at ``inf`` it does
+        not sleep. It stops at the end of the horizon or after ``limit`` ticks.
+        """
+        index = self.now_index if start is None else start
+        produced = 0
+        while index < self.steps and (limit is None or produced < limit):
+            if not math.isinf(self.speed):
+                due = self.wall0 + (index - self.now_index) * self.step_seconds / self.speed
+                delay = due - self.clock()
+                if delay > 0:
+                    time.sleep(delay)
+            yield Tick(index, self.time_of(index), self.frame_at(index))
+            produced += 1
+            index += 1
+
+    def write_history(self, path: str | Path, *, window: str = "2h") -> list[Path]:
+        """Write the ticks before now as OpenMetrics files for promtool backfill."""
+        ts = self.result.calendar.ts_ms[: self.now_index]
+        blocks = [
+            type(b)(b.name, b.kind, b.help, b.labels, b.values[:, : self.now_index], b.exporter, b.meta)
+            for b in self.result.native_blocks
+        ]
+        return write_openmetrics(blocks, ts, path, window=window)
+
+    # ------------------------------------------------------------ /metrics
+    def collect(self) -> Iterator[Metric]:
+        """prometheus_client collector: native series at the current tick + self metrics."""
+        index = self.index()
+        with self._lock:
+            self._scrapes += 1
+            scrapes = self._scrapes
+        yield from collect_families(self.result.native_blocks, index)
+        tick = GaugeMetricFamily("workbench_sim_tick", "Index of the simulated step this scrape serves")
+        tick.add_metric([], float(index))
+        yield tick
+        sim_time = GaugeMetricFamily("workbench_sim_time_seconds", "Simulated time of the served step (Unix seconds)")
+        sim_time.add_metric([], float(self.result.calendar.ts_ms[index]) / 1000.0)
+        yield sim_time
+        series = GaugeMetricFamily("workbench_sim_series", "Exporter-native series the simulator serves")
+        series.add_metric([], float(sum(b.values.shape[0] for b in self.result.native_blocks)))
+        yield series
+        count = CounterMetricFamily("workbench_sim_scrapes", "Scrapes served by the live simulator")
+        count.add_metric([], float(scrapes))
+        yield count
+
+    def registry(self) -> CollectorRegistry:
+        """A fresh registry holding this fleet's collector."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self)  # type: ignore[arg-type]
+        return registry
+
+    def serve(self, host: str = "127.0.0.1", port: int = 9400) -> tuple[str, int]:
+        """Serve ``/metrics`` in a background thread; returns the bound (host, port)."""
+        from prometheus_client import start_http_server
+
+        server, _thread = start_http_server(port, addr=host, registry=self.registry())
+        self._server = server
+        bound = server.server_address
+        logger.info("serving simulated fleet %s on http://%s:%d/metrics", self.result.spec.name, bound[0], bound[1])
+        return str(bound[0]), int(bound[1])
+
+    def shutdown(self) -> None:
+        """Stop the HTTP server started by :meth:`serve`."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def value_at(self, name: str, labels: dict[str, str], index: int) -> float:
+        """The simulator's value of one native series at tick ``index`` (for checks)."""
+        for block in self.result.native_blocks:
+            if block.name != name:
+                continue
+            keys = list(block.labels)
+            if set(keys) != set(labels):
+                continue
+            for row in range(block.values.shape[0]):
+                if all(block.labels[k][row] == labels[k] for k in keys):
+                    return float(block.values[row, index])
+        raise KeyError(f"no series {name}{labels}")
+
