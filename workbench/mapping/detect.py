@@ -3,7 +3,7 @@
 Examples
 --------
 >>> import datetime as dt
->>> from workbench.mapping.samples import SampleSet
+>>> from workbench.mapping.samples import NAME, SampleSet
 >>> from workbench.mapping.detect import detect_exporters
 >>> t = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 >>> s = SampleSet.from_records(
@@ -23,7 +23,7 @@ import polars as pl
 
 from workbench.errors import ParameterError
 from workbench.frames import PROVIDERS
-from workbench.mapping.samples import SampleSet
+from workbench.mapping.samples import NAME, SampleSet
 from workbench.mapping.tables import MappingTable, tables
 
 __all__ = ["Detection", "detect_exporters"]
@@ -52,7 +52,7 @@ class Detection:
 
 
 def _labels_ok(series: pl.DataFrame, name: str, table: MappingTable) -> bool:
-    rows = series.filter(pl.col("name") == name)
+    rows = series.filter(pl.col(NAME) == name)
     for label in table.detect_require_labels.get(name, []):
         if label not in rows.columns:
             return False

@@ -25,7 +25,7 @@ Examples
 --------
 >>> import datetime as dt
 >>> import polars as pl
->>> from workbench.mapping.samples import SampleSet
+>>> from workbench.mapping.samples import NAME, SampleSet
 >>> from workbench.mapping.normalize import map_samples
 >>> t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 >>> t1 = t0 + dt.timedelta(seconds=10)
@@ -61,7 +61,7 @@ from workbench.errors import NotFoundError, ParameterError
 from workbench.frames import CANONICAL_SCHEMA, QUARANTINE_SCHEMA, quarantine
 from workbench.mapping.detect import detect_exporters
 from workbench.mapping.rates import counter_to_rate
-from workbench.mapping.samples import SampleSet
+from workbench.mapping.samples import NAME, SampleSet
 from workbench.mapping.tables import MappingTable, Rule, tables
 
 __all__ = ["MappingResult", "map_samples"]
@@ -187,7 +187,7 @@ def _glob_regex(glob: str) -> str:
 
 
 def _condition(rule: Rule, columns: Sequence[str]) -> pl.Expr:
-    cond = pl.col("name") == rule.source
+    cond = pl.col(NAME) == rule.source
     for label in rule.require_labels:
         cond = cond & _label(label, columns).is_not_null()
     for label in rule.absent_labels:
@@ -208,7 +208,7 @@ def _context(series: pl.DataFrame, table: MappingTable, default_cluster: str) ->
     out = series
     ident = table.identity
     if ident is not None:
-        rows = series.filter(pl.col("name") == ident["metric"])
+        rows = series.filter(pl.col(NAME) == ident["metric"])
         cl, nl, on = ident.get("cluster_label", ""), ident.get("node_label", ""), ident.get("join_on", "")
         if rows.height:
             info = rows.select(
@@ -241,7 +241,7 @@ def _dedupe_key(selected: pl.DataFrame, table: MappingTable) -> pl.DataFrame:
     """Give series that differ only in scrape-replica labels one ``_dkey``."""
     replica = set(table.replica_labels)
     keys = [c for c in selected.columns if c not in replica and c != "series_id" and not c.startswith("_")]
-    keys += ["_cluster", "_entity"]
+    keys += [NAME, "_cluster", "_entity"]
     return selected.with_columns(pl.struct(keys).hash().alias("_dkey"))
 
 
@@ -415,7 +415,7 @@ def map_samples(
 
     # Account for every input sample: mapped, ignored/unmatched, or unknown.
     per_series = samples.points.group_by("series_id").agg(pl.len().alias("samples"))
-    series_counts = series.select("series_id", "name").join(per_series, on="series_id", how="left").with_columns(
+    series_counts = series.select("series_id", pl.col(NAME).alias("name")).join(per_series, on="series_id", how="left").with_columns(
         pl.col("samples").fill_null(0)
     )
     mapped_ids = pl.concat(used).unique()

@@ -4,7 +4,7 @@ A :class:`SampleSet` holds two Polars frames, so that label work is done once pe
 *series* and never once per *sample*:
 
 ``series``
-    One row per raw series: ``series_id`` (UInt32), ``name`` (the exporter's
+    One row per raw series: ``series_id`` (UInt32), ``__name__`` (the exporter's
     metric name) and one String column per label name seen (null where a series
     lacks the label). The full label set is the series identity (§9.3 rule 1:
     rates are computed per raw series).
@@ -35,7 +35,11 @@ import polars as pl
 
 from workbench.errors import SchemaError
 
-__all__ = ["POINTS_SCHEMA", "TS_DTYPE", "SampleSet", "concat_sample_sets"]
+__all__ = ["NAME", "POINTS_SCHEMA", "TS_DTYPE", "SampleSet", "concat_sample_sets"]
+
+#: Column of the series table holding the exporter metric name. Prometheus reserves
+#: label names starting with ``__``, so no label (YACE has one called ``name``) can clash.
+NAME = "__name__"
 
 TS_DTYPE = pl.Datetime("ms", "UTC")
 POINTS_SCHEMA: dict[str, pl.DataType] = {
@@ -52,7 +56,7 @@ class SampleSet:
     Attributes
     ----------
     series : pl.DataFrame
-        ``series_id``, ``name`` and one String column per label.
+        ``series_id``, ``__name__`` and one String column per label.
     points : pl.DataFrame
         ``series_id``, ``ts``, ``value`` (see :data:`POINTS_SCHEMA`).
     source : str
@@ -73,7 +77,7 @@ class SampleSet:
     rejected: pl.DataFrame = field(default_factory=lambda: empty_rejected())
 
     def __post_init__(self) -> None:
-        for column in ("series_id", "name"):
+        for column in ("series_id", NAME):
             if column not in self.series.columns:
                 raise SchemaError(column, f"series table needs it; has {self.series.columns}")
         for column, dtype in POINTS_SCHEMA.items():
@@ -85,12 +89,12 @@ class SampleSet:
     @property
     def label_names(self) -> list[str]:
         """Sorted label names present in the series table."""
-        return sorted(c for c in self.series.columns if c not in ("series_id", "name"))
+        return sorted(c for c in self.series.columns if c not in ("series_id", NAME))
 
     @property
     def metric_names(self) -> list[str]:
         """Sorted distinct exporter metric names."""
-        return sorted(self.series["name"].unique().to_list())
+        return sorted(self.series[NAME].unique().to_list())
 
     @classmethod
     def from_records(
@@ -145,11 +149,11 @@ def series_frame(names: list[str], labels: list[dict[str, str]]) -> pl.DataFrame
     label_names = sorted({k for lab in labels for k in lab if k != "__name__"})
     data: dict[str, list[object]] = {
         "series_id": list(range(len(names))),
-        "name": list(names),
+        NAME: list(names),
     }
     for key in label_names:
         data[key] = [lab.get(key) for lab in labels]
-    schema: dict[str, pl.DataType] = {"series_id": pl.UInt32(), "name": pl.String()}
+    schema: dict[str, pl.DataType] = {"series_id": pl.UInt32(), NAME: pl.String()}
     schema.update({k: pl.String() for k in label_names})
     return pl.DataFrame(data, schema=schema)
 

@@ -36,7 +36,7 @@ import polars as pl
 from workbench.errors import ParameterError, SchemaError, SourceError
 from workbench.frames import CANONICAL_COLUMNS, LEVELS, PROVIDERS, quarantine
 from workbench.mapping.normalize import MappingResult, map_samples
-from workbench.mapping.samples import TS_DTYPE, SampleSet, empty_rejected
+from workbench.mapping.samples import NAME, TS_DTYPE, SampleSet, empty_rejected
 from workbench.sources.exposition import read_exposition
 
 __all__ = ["ingest_file", "read_canonical_file", "read_metrics_file", "read_nab_csv", "read_samples_file"]
@@ -198,7 +198,7 @@ def read_samples_file(path: Path | str, *, source: str | None = None) -> SampleS
     points = good.join(ids, on=keys, how="left", nulls_equal=True).select(
         "series_id", pl.col("_ts").alias("ts"), pl.col("_value").alias("value")
     )
-    series = ids.select("series_id", "name", *labels)
+    series = ids.select("series_id", pl.col("name").alias(NAME), *labels)
     return SampleSet(series=series, points=points, source=source or f"file:{file.name}", rejected=rejected)
 
 
