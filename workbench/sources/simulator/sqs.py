@@ -115,39 +115,54 @@ def simulate_sqs(spec: SqsAccountSpec, calendar: Calendar, incidents: list[Incid
     out = {key: np.zeros((n_q, T)) for key in keys}
     fresh_backlog = np.zeros((n_q, T))
     class_backlog = np.zeros((n_q, 3, T))  # classes 1..3 for the age metric
+    def run_classes(r: int, arrivals: F64, shares: F64 | None) -> list[dict[str, F64]]:
+        """Receive classes of one queue; fresh-first priority, or fixed capacity shares."""
+        left = capacity_all[r].copy()
+        kr = int(k[r])
+        result = []
+        for j in range(1, int(classes[r]) + 1):
+            cap = left if shares is None else np.floor(capacity_all[r] * shares[j - 1])
+            backlog = lindley(arrivals.reshape(1, -1), cap.reshape(1, -1))[0]
+            prev = np.concatenate([[0.0], backlog[:-1]])
+            got = prev + arrivals - backlog
+            left = left - got
+            # poison share among class-j messages grows with j (the others got through)
+            pj = poison[r] / np.maximum(poison[r] + (1 - poison[r]) * failure[r] ** (j - 1), 1e-12) if j > 1 else poison[r]
+            fail = pj + (1 - pj) * failure[r]
+            ret_share = fail + (1 - fail) * late[r]
+            returns = np.minimum(counts_from_rate((got * ret_share).reshape(1, -1))[0], got)
+            shifted = np.concatenate([np.zeros(kr), returns[:-kr]]) if kr < T else np.zeros(T)
+            result.append({"arrivals": arrivals, "backlog": backlog, "got": got, "returns": returns, "shifted": shifted})
+            arrivals = shifted
+        return result
+
     for tier in (~is_dlq, is_dlq):
         for r in np.flatnonzero(tier):  # per queue, vectorised over time and receive classes
-            left = capacity_all[r].copy()
-            arrivals = sent[r] + out["redrive_in"][r]
+            first = sent[r] + out["redrive_in"][r]
+            result = run_classes(r, first, None)
+            demand = np.array([np.concatenate([[0.0], c["backlog"][:-1]]) + c["arrivals"] for c in result])
+            if demand[1:].sum() > 0:
+                # returned messages compete with fresh ones (SQS is not a priority queue):
+                # rerun with the capacity split by each class's share of the demand
+                shares = demand / np.maximum(demand.sum(axis=0, keepdims=True), 1e-12)
+                shares[0] = np.where(demand.sum(axis=0) > 0, shares[0], 1.0)
+                result = run_classes(r, first, shares)
             kr = int(k[r])
-            for j in range(1, int(classes[r]) + 1):
-                backlog = lindley(arrivals.reshape(1, -1), left.reshape(1, -1))[0]
-                prev = np.concatenate([[0.0], backlog[:-1]])
-                got = prev + arrivals - backlog
-                left = left - got
-                # poison share among class-j messages grows with j (the others got through)
-                pj = poison[r] / np.maximum(poison[r] + (1 - poison[r]) * failure[r] ** (j - 1), 1e-12) if j > 1 else poison[r]
-                fail = pj + (1 - pj) * failure[r]
-                ret_share = fail + (1 - fail) * late[r]
-                returns = np.minimum(counts_from_rate((got * ret_share).reshape(1, -1))[0], got)
-                out["received"][r] += got
-                out["deleted"][r] += got - returns
+            for j, c in enumerate(result, start=1):
+                out["received"][r] += c["got"]
+                out["deleted"][r] += c["got"] - c["returns"]
                 if j > 1:
-                    out["re_received"][r] += got
-                out["visible"][r] += backlog
+                    out["re_received"][r] += c["got"]
+                out["visible"][r] += c["backlog"]
                 if j <= 3:
-                    class_backlog[r, j - 1] = backlog
-                if j == 1:
-                    fresh_backlog[r] = backlog
-                out["returning"][r] += _rolling_sum(returns, kr)
-                shifted = np.concatenate([np.zeros(kr), returns[:-kr]]) if kr < T else np.zeros(T)
-                if j == classes[r]:
-                    out["returned_last"][r] = returns
-                    if dlq_of[r] >= 0:
-                        out["moved"][r] = shifted
-                        out["redrive_in"][dlq_of[r]] += shifted
-                else:
-                    arrivals = shifted
+                    class_backlog[r, j - 1] = c["backlog"]
+                out["returning"][r] += _rolling_sum(c["returns"], kr)
+            last = result[-1]
+            out["returned_last"][r] = last["returns"]
+            if dlq_of[r] >= 0:
+                out["moved"][r] = last["shifted"]
+                out["redrive_in"][dlq_of[r]] += last["shifted"]
+            fresh_backlog[r] = result[0]["backlog"]
     processing = np.floor(np.minimum(out["deleted"] * np.minimum(proc, dt) / dt, out["deleted"]))
 
     # age of the oldest message (classes 1-3 only, as CloudWatch does)
