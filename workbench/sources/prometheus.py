@@ -370,6 +370,8 @@ class PrometheusSource:
         """Every metric name Prometheus holds (``/api/v1/label/__name__/values``)."""
         try:
             names = self.client.get_label_values("__name__")
+        except requests.exceptions.ConnectionError as err:
+            raise SourceError(f"cannot reach Prometheus: {err}", url=self.url) from err
         except requests.exceptions.RequestException as err:
             raise SourceError(f"cannot list metric names: {err}", url=self.url) from err
         except Exception as err:  # prometheus_api_client raises its own bare exception on non-200
