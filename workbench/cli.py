@@ -277,6 +277,113 @@ def serve(
     serve_app(host, port, store=Store(store_dir), announce=console.print)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def report(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Notebook name in notebooks/ (see `workbench reports --available`).")],
+    source: Annotated[str | None, typer.Option(help="Data source: sim:<scenario>[:seed], store:<dataset>, file:<path>, prometheus:<url>.")] = None,
+    show_code: Annotated[bool, typer.Option(help="Keep code cells in the HTML.")] = False,
+    keep: Annotated[int | None, typer.Option(min=1, help="Afterwards keep only the newest N runs of this report.")] = None,
+    keep_days: Annotated[float | None, typer.Option(help="Afterwards delete runs older than N days.")] = None,
+) -> None:
+    """Run a report notebook with papermill: reports/NAME/<UTC time>/ with .ipynb, HTML and findings JSON.
+
+    Notebook parameters: -p KEY VALUE (repeatable), e.g. `workbench report fleet_exploration -p days 3`.
+    A failing cell keeps the partial notebook, is named in the error, and exits 1.
+    """
+    from workbench.reports import parse_parameter_args, run_report
+
+    result = run_report(name, parse_parameter_args(ctx.args), source=source, show_code=show_code, keep=keep, keep_days=keep_days)
+    console.print(f"report {name}: {result.status} in {result.seconds:.1f}s, {len(result.findings)} findings", highlight=False)
+    console.print(f"  HTML:     {result.html}\n  notebook: {result.notebook}\n  findings: {result.findings_path}", highlight=False)
+
+
+@app.command()
+def reports(
+    available: Annotated[bool, typer.Option("--available", help="List the report notebooks and their parameters instead.")] = False,
+    name: Annotated[str | None, typer.Option(help="Only runs of this report.")] = None,
+    keep: Annotated[int | None, typer.Option(min=1, help="Prune: keep only the newest N runs per report.")] = None,
+    keep_days: Annotated[float | None, typer.Option(help="Prune: delete runs older than N days.")] = None,
+) -> None:
+    """List report runs (newest first), or prune them with --keep / --keep-days."""
+    from workbench import reports as rp
+
+    if available:
+        for report_name in rp.report_names():
+            params = ", ".join(f"{k}={v['default']!r}" for k, v in rp.report_parameters(report_name).items())
+            console.print(f"[bold]{report_name}[/]  {params}", highlight=False, soft_wrap=True)
+        return
+    if keep is not None or keep_days is not None:
+        removed = rp.apply_retention(name=name, keep=keep, keep_days=keep_days)
+        console.print(f"removed {len(removed)} old runs")
+    index = rp.read_index()
+    if name is not None:
+        index = index.filter(pl.col("name") == name)
+    if index.is_empty():
+        console.print("No report runs yet (try: workbench report fleet_exploration)")
+        return
+    shown = index.select("name", "run_id", "status", pl.col("seconds").round(1), "findings", "error", "html")
+    console.print(frame_table(shown, title="Report runs", max_rows=50))
+
+
+@app.command()
+def scenarios() -> None:
+    """List the simulator's scenarios (built-in and imported)."""
+    from workbench.sources.simulator import list_scenarios
+
+    listing = list_scenarios().with_columns(pl.col("description").str.slice(0, 90))
+    console.print(frame_table(listing, title="Scenarios", max_rows=100))
+
+
+@app.command("simulate")
+def simulate_command(
+    scenario: Annotated[str, typer.Argument(help="Scenario name (see: workbench scenarios) or a YAML file.")],
+    days: Annotated[float | None, typer.Option(help="Days to simulate (default: the scenario's).")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives identical output.")] = 1,
+    start: Annotated[str | None, typer.Option(help="Start time, ISO 8601 with zone (default: the scenario's).")] = None,
+    step: Annotated[str | None, typer.Option(help="Sample interval such as 1m (default: the scenario's).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Dataset name (default: sim-<scenario>-<seed>).")] = None,
+    store_dir: Annotated[Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")] = None,
+    serve: Annotated[str | None, typer.Option(help="Serve the live fleet as Prometheus /metrics on HOST:PORT instead of storing.")] = None,
+    export: Annotated[Path | None, typer.Option(help="Also write the exporter-native history as OpenMetrics files into this directory.")] = None,
+    speed: Annotated[float, typer.Option(help="With --serve: simulated seconds per second.")] = 1.0,
+    horizon: Annotated[str, typer.Option(help="With --serve: simulated time after now.")] = "1d",
+) -> None:
+    """Simulate a scenario into the store (or serve it live with --serve)."""
+    from workbench.sources.simulator.commands import serve_scenario, simulate_scenario
+
+    if serve is not None:
+        serve_scenario(scenario, address=serve, days=days, seed=seed, step=step, speed=speed, horizon=horizon, export=export, announce=console.print)
+        return
+    summary = simulate_scenario(scenario, days=days, seed=seed, start=start, step=step, dataset=dataset, store_dir=store_dir, export=export)
+    console.print(summary.headline)
+    if summary.incidents.height:
+        console.print(frame_table(summary.incidents, title="Ground-truth incidents"))
+
+
+@app.command("scenario-export")
+def scenario_export(
+    name: Annotated[str, typer.Argument(help="Scenario to export.")],
+    path: Annotated[Path, typer.Argument(help="File or directory to write the YAML to.")],
+) -> None:
+    """Write a scenario as YAML, to edit and import again."""
+    from workbench.sources.simulator import export_scenario
+
+    console.print(f"Wrote {export_scenario(name, path)}")
+
+
+@app.command("scenario-import")
+def scenario_import(
+    path: Annotated[Path, typer.Argument(help="A scenario YAML file.")],
+    overwrite: Annotated[bool, typer.Option(help="Replace an imported scenario of the same name.")] = False,
+) -> None:
+    """Validate a scenario file and add it to the library."""
+    from workbench.sources.simulator import import_scenario
+
+    spec = import_scenario(path, overwrite=overwrite)
+    console.print(f"Imported scenario {spec.name!r}; run it with: workbench simulate {spec.name}")
+
+
 def main() -> None:
     """Entry point of the ``workbench`` console script."""
     try:
