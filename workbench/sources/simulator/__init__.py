@@ -14,7 +14,7 @@ True
 
 from __future__ import annotations
 
-from workbench.sources.simulator.engine import DEFAULT_START, SimulationResult, simulate
+from workbench.sources.simulator.engine import DEFAULT_START, SimulationResult, simulate, store_simulation
 from workbench.sources.simulator.library import (
     export_scenario,
     get_scenario,
@@ -40,4 +40,5 @@ __all__ = [
     "scenario_names",
     "scenario_to_yaml",
     "simulate",
+    "store_simulation",
 ]

@@ -32,7 +32,7 @@ from workbench.sources.simulator.rabbitmq import RabbitModel, rabbit_blocks, sim
 from workbench.sources.simulator.spec import ScenarioSpec, parse_duration
 from workbench.sources.simulator.sqs import SqsModel, simulate_sqs, sqs_blocks
 
-__all__ = ["DEFAULT_START", "SimulationResult", "run_models", "simulate"]
+__all__ = ["DEFAULT_START", "SimulationResult", "run_models", "simulate", "store_simulation"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +102,11 @@ def run_models(spec: ScenarioSpec, calendar: Calendar, seed: int) -> list[Model]
     streams = np.random.SeedSequence(seed).spawn(len(spec.kafka) + len(spec.rabbitmq) + len(spec.sqs))
     rngs = [np.random.default_rng(s) for s in streams]
 
+    horizon = calendar.steps * calendar.step_seconds
+
     def of(cluster: str) -> list[Any]:
-        return [inc for inc in spec.incidents if inc.cluster == cluster]
+        # incidents that start after the simulated range (a shorter run) do not happen
+        return [inc for inc in spec.incidents if inc.cluster == cluster and inc.start.total_seconds() < horizon]
 
     models: list[Model] = []
     i = 0
@@ -209,3 +212,33 @@ def simulate(
     incidents = incidents_frame(truth, calendar)
     logger.info("simulated %s: %d rows, %d incidents", spec.name, frame.height, incidents.height)
     return SimulationResult(frame=frame, incidents=incidents, spec=spec, seed=int(seed), calendar=calendar, models=models)
+
+
+def store_simulation(result: SimulationResult, *, dataset: str | None = None, store: Any = None) -> Any:
+    """Append a simulation (frame, incidents, manifest parameters and seed) to the store.
+
+    Parameters
+    ----------
+    result : SimulationResult
+    dataset : str, optional
+        Dataset name (default ``sim-<scenario>-<seed>``).
+    store : workbench.store.Store, optional
+        Target store (default: the configured one).
+
+    Returns
+    -------
+    workbench.store.AppendResult
+        Rows offered, added and already stored (appending the same run twice adds nothing).
+    """
+    from workbench.store import Store
+
+    target = store if store is not None else Store()
+    name = dataset or f"sim-{result.spec.name}-{result.seed}"
+    return target.append(
+        name,
+        result.frame,
+        source=result.source,
+        parameters=result.parameters,
+        seed=result.seed,
+        incidents=result.incidents,
+    )

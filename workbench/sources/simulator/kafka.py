@@ -39,7 +39,7 @@ __all__ = ["KafkaModel", "simulate_kafka"]
 I64 = NDArray[np.int64]
 _REPLICA_LAG_MAX_S = 30.0
 _PREFERRED_ELECTION_DELAY_S = 300.0
-_ELECTION_PAUSE_S = 20.0
+_ELECTION_PAUSE_S = 60.0  # consumers refresh metadata and rebuild fetch sessions
 
 
 @dataclass
