@@ -199,6 +199,12 @@ def test_reports_page_lists_notes(ctx: AppContext) -> None:
     assert isinstance(notes_view, html.P | object)
 
 
+def test_lab_lists_and_exports_the_simulator_scenarios(ctx: AppContext) -> None:
+    names = ctx.lab.scenarios()
+    assert "default" in names
+    assert "name: default" in ctx.lab.export_scenario("default")
+
+
 def test_lab_start_inject_pause_stop_records_a_dataset(ctx: AppContext) -> None:
     assert "Started" in lab.lab_action(ctx, "lab-start", "steady", 3, 100_000, None, None)
     deadline = time.time() + 5
@@ -209,9 +215,10 @@ def test_lab_start_inject_pause_stop_records_a_dataset(ctx: AppContext) -> None:
     paused_at = ctx.lab.status()["ticks"]
     time.sleep(0.3)
     assert ctx.lab.status()["ticks"] == paused_at
-    status_text, live, options = lab.lab_refresh(ctx, None)
+    status_text, live, graph_style, empty_style, options = lab.lab_refresh(ctx, None)
     assert "state: paused" in status_text and options == ["queue_depth_messages"]
-    assert isinstance(live, dcc.Graph)
+    assert len(live.data[0].x) == ctx.lab.status()["ticks"] and "display" not in graph_style
+    assert empty_style == {"display": "none"}
     message = lab.lab_action(ctx, "lab-stop", None, None, None, None, None)
     name = ctx.lab.status()["recorded_dataset"]
     assert name and name in message

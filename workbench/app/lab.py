@@ -230,9 +230,14 @@ class ScenarioLab:
         return frame
 
     def export_scenario(self, scenario: str) -> str:
-        """The scenario's YAML text (simulator room), for download."""
+        """The scenario's YAML text, as the simulator room exports it, for download."""
+        import tempfile
+        from pathlib import Path
+
         fn = resolve("workbench.sources.simulator", "export_scenario")
-        return str(fn(scenario))
+        with tempfile.TemporaryDirectory(prefix="workbench-export-") as folder:
+            path = Path(fn(scenario, folder))
+            return path.read_text(encoding="utf-8")
 
 
 def unavailable_reason(err: Exception) -> str:

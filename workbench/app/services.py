@@ -59,6 +59,9 @@ def resolve(module: str, attr: str) -> Callable[..., Any]:
         if err.name and not module.startswith(err.name) and err.name != module:
             logger.warning("importing %s failed: %s", module, err)
         raise Unavailable(f"{module}.{attr} is not built yet") from err
+    except Exception as err:  # a room's module that fails on import must not take the page down
+        logger.warning("importing %s failed: %s", module, err)
+        raise Unavailable(f"{module} failed to import ({type(err).__name__}: {err})") from err
     fn = getattr(mod, attr, None)
     if fn is None:
         raise Unavailable(f"{module}.{attr} is not built yet")

@@ -11,11 +11,12 @@ import logging
 from typing import Any
 
 import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx as dash_ctx, dcc, html, no_update
 
 from workbench.app.context import AppContext
 from workbench.app.lab import unavailable_reason
-from workbench.app.pages.common import graph, not_available
+from workbench.app.pages.common import GRAPH_CONFIG, not_available
 from workbench.app.services import Unavailable
 from workbench.errors import WorkbenchError
 from workbench.figures.entity import live_lines
@@ -66,7 +67,9 @@ def layout(ctx: AppContext, query: dict[str, str]) -> Any:
         html.Pre(id="lab-status", className="small bg-light p-2"),
         dbc.Row([dbc.Col([dbc.Label("Live metric"), dcc.Dropdown(
             id="lab-metric", options=[], value=None, placeholder="first metric of the run")], md=4)]),
-        html.Div(id="lab-live"),
+        html.P("No live data yet: start a scenario.", id="lab-empty", className="text-muted small"),
+        dcc.Graph(id="lab-live-graph", figure=go.Figure(), config=GRAPH_CONFIG,
+                  style={"height": "360px", "display": "none"}),
         dcc.Interval(id="lab-tick", interval=1000, n_intervals=0),
         dcc.Download(id="lab-download"),
         html.P(["Scripts drive the same lab through the REST API: ",
@@ -101,19 +104,18 @@ def lab_action(ctx: AppContext, trigger: str | None, scenario: str | None, seed:
     return ""
 
 
-def lab_refresh(ctx: AppContext, metric: str | None) -> tuple[str, Any, list[str]]:
-    """Status text, live figure and metric options for the periodic refresh."""
+def lab_refresh(ctx: AppContext, metric: str | None) -> tuple[str, Any, dict[str, str], dict[str, str], list[str]]:
+    """Status text, live figure, graph/placeholder styles and metric options for the periodic refresh."""
     status = ctx.lab.status()
     text = "\n".join(f"{k}: {v}" for k, v in status.items() if k != "injected")
     text += f"\ninjected incidents: {len(status['injected'])}"
+    hidden, shown = {"display": "none"}, {"height": "360px"}
     recent = ctx.lab.recent()
-    if recent.is_empty():
-        return text, html.P("No live data yet: start a scenario.", className="text-muted small"), []
     options = sorted(recent.get_column("metric").cast(str).unique().to_list()) if "metric" in recent.columns else []
     chosen = metric if metric in options else (options[0] if options else None)
     if chosen is None:
-        return text, html.P("The run has produced no metrics yet.", className="text-muted small"), options
-    return text, graph("lab-live-graph", live_lines(recent, metric=chosen)), options
+        return text, go.Figure(), {**hidden, "height": "360px"}, {}, options
+    return text, live_lines(recent, metric=chosen), shown, {"display": "none"}, options
 
 
 def register(app: Dash, ctx: AppContext) -> None:
@@ -132,7 +134,8 @@ def register(app: Dash, ctx: AppContext) -> None:
         return lab_action(ctx, dash_ctx.triggered_id, *args[5:])
 
     @app.callback(
-        Output("lab-status", "children"), Output("lab-live", "children"), Output("lab-metric", "options"),
+        Output("lab-status", "children"), Output("lab-live-graph", "figure"), Output("lab-live-graph", "style"),
+        Output("lab-empty", "style"), Output("lab-metric", "options"),
         Input("lab-tick", "n_intervals"), State("lab-metric", "value"),
     )
     @ctx.timed("lab_refresh")
