@@ -79,6 +79,18 @@ def _regular_grid(t: FloatArray, y: FloatArray) -> tuple[float, float, FloatArra
     return t0, step, values
 
 
+_SEASONAL_CYCLES = 3
+_ROBUST = False
+_TREND_MODE = "damped"
+
+
+def _mean_last_cycles(component: FloatArray, period: int, cycles: int) -> FloatArray:
+    """Mean shape of the last ``cycles`` full cycles, aligned so it continues the series."""
+    k = max(1, min(cycles, component.size // period))
+    tail = component[component.size - k * period :].reshape(k, period)
+    return np.asarray(tail.mean(axis=0), dtype=np.float64)
+
+
 def _repeat_last_cycle(component: FloatArray, period: int, n_ahead: int) -> FloatArray:
     last = component[-period:]
     return np.asarray(last[np.arange(n_ahead) % period], dtype=np.float64)
@@ -181,12 +193,12 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         if self.method == "seasonal_naive":
             self._fit_naive(values)
             return self
-        parts = decompose(values, usable)
+        parts = decompose(values, usable, robust=_ROBUST)
         seasonal = np.zeros(values.size)
         self.seasonal_tail_: dict[int, FloatArray] = {}
         for p in usable:
             seasonal += parts[f"seasonal_{p}"]
-            self.seasonal_tail_[p] = parts[f"seasonal_{p}"][-p:].copy()
+            self.seasonal_tail_[p] = _mean_last_cycles(parts[f"seasonal_{p}"], p, _SEASONAL_CYCLES)
         adjusted = values - seasonal
         with warnings.catch_warnings():
             # statsmodels warns about convergence on flat or tiny series; the fit is still usable.
@@ -199,19 +211,19 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def _fit_model(self, adjusted: FloatArray) -> Any:
+        import pandas as pd
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-        use_trend = bool(self.trend) and adjusted.size >= 10
-        import pandas as pd
-
         # A pandas endog: statsmodels 0.15's ETS prediction intervals need an index.
-        model = ETSModel(
-            pd.Series(adjusted),
-            error="add",
-            trend="add" if use_trend else None,
-            damped_trend=use_trend,
-        )
-        return model.fit(disp=False)
+        endog = pd.Series(adjusted)
+        level_only = ETSModel(endog, error="add").fit(disp=False)
+        mode = _TREND_MODE if self.trend else "none"
+        if mode == "none" or adjusted.size < 10:
+            return level_only
+        damped = ETSModel(endog, error="add", trend="add", damped_trend=True).fit(disp=False)
+        if mode == "damped":
+            return damped
+        return damped if damped.aic < level_only.aic else level_only
 
     def _fit_naive(self, values: FloatArray) -> None:
         lag = max(self.periods_) if self.periods_ else 1

@@ -275,7 +275,10 @@ def _before_during(candidates: pl.DataFrame, frame: pl.DataFrame, lookback: time
             low=value.filter(during_mask).min(),
         )
         .with_columns(
-            direction=pl.when((pl.col("high") - pl.col("before")).abs() >= (pl.col("before") - pl.col("low")).abs())
+            direction=pl.when(
+                (pl.col("high") - pl.col("before")).clip(lower_bound=0)
+                >= (pl.col("before") - pl.col("low")).clip(lower_bound=0)
+            )
             .then(pl.lit("up"))
             .otherwise(pl.lit("down")),
         )

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from workbench.errors import ParameterError
+
+if TYPE_CHECKING:
+    from workbench.sources.simulator.spec import LoadSpec
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +160,26 @@ def _spectral_share(values: FloatArray, period: int) -> float:
     return share / total
 
 
+def _phase_residual_variance(values: FloatArray, period: int) -> float:
+    """Variance left after removing the mean per phase, corrected for the fitted means."""
+    phase = np.arange(values.size) % period
+    counts = np.bincount(phase, minlength=period)
+    means = np.bincount(phase, weights=values, minlength=period) / np.maximum(counts, 1)
+    resid = values - means[phase]
+    dof = values.size - period
+    return float(np.dot(resid, resid) / dof) if dof > 0 else float("inf")
+
+
+def _weekly_adds(values: FloatArray, daily: int, weekly: int) -> bool:
+    """Does a week-long profile explain at least 20 % more variance than a day-long one?
+
+    A purely daily series also correlates at a lag of one week, so the weekly ACF alone
+    cannot tell; comparing degrees-of-freedom-corrected residual variances can.
+    """
+    detrended = _detrend(values, weekly)
+    return _phase_residual_variance(detrended, weekly) < 0.8 * _phase_residual_variance(detrended, daily)
+
+
 def detect_period(
     values: npt.ArrayLike,
     sampling_interval_s: float,
@@ -171,8 +194,9 @@ def detect_period(
     moving average (so a trend does not look like a cycle). With ``method="acf"``
     the statistic is the autocorrelation at lag P; with ``"periodogram"`` it is the
     share of variance at frequency 1/P and its first harmonics. A daily cycle needs
-    two days of data; a weekly one needs two weeks and must beat the daily
-    statistic by 0.1 (a purely daily series also correlates at a lag of 7 days).
+    two days of data; a weekly one needs two weeks, and its hour-of-week profile must
+    leave at most 80 % of the (degrees-of-freedom corrected) residual variance of the
+    hour-of-day profile, since a purely daily series also correlates at 7 days.
 
     Parameters
     ----------
@@ -226,8 +250,9 @@ def detect_period(
             _acf_at(detrended, period) if method == "acf" else _spectral_share(detrended, period)
         )
     daily_ok = bool(np.nan_to_num(strength["daily"], nan=-1.0) >= limit)
-    weekly = np.nan_to_num(strength["weekly"], nan=-1.0)
-    weekly_ok = bool(weekly >= limit and weekly >= np.nan_to_num(strength["daily"], nan=-1.0) + 0.1)
+    weekly_ok = bool(np.nan_to_num(strength["weekly"], nan=-1.0) >= limit) and _weekly_adds(
+        x, round(PERIOD_SECONDS["daily"] / sampling_interval_s), round(PERIOD_SECONDS["weekly"] / sampling_interval_s)
+    )
     kind: PeriodKind = "weekly" if weekly_ok else ("daily" if daily_ok else "none")
     logger.debug("detect_period: %s (strength %s, method %s)", kind, strength, method)
     return PeriodDetection(
@@ -615,37 +640,58 @@ def fit_seasonal_profile(
     )
 
 
-def profile_to_load_spec(profile: SeasonalProfile) -> dict[str, Any]:
-    """Describe a learned profile as simulator load-shape parameters.
+def profile_to_load_spec(
+    profile: SeasonalProfile,
+    *,
+    holidays: Sequence[date] = (),
+    noise: float = 0.05,
+) -> LoadSpec:
+    """Turn a learned profile into the simulator's load spec (:class:`~workbench.sources.simulator.spec.LoadSpec`).
 
-    Returns a plain dict (``base_rate``, ``kind``, ``hourly_multipliers`` of 24 values
-    — the mean shape over Monday-Friday —, ``weekday_multipliers`` of 7 values,
-    ``business_hours_ratio``, ``holiday_ratio``) that the simulator's scenario spec
-    can take; see :mod:`workbench.sources.simulator.spec`.
+    A weekly profile becomes 168 hour-of-week multipliers, a daily one 24 hour-of-day
+    multipliers (both in UTC), and "none" a flat load. The base rate is the profile's
+    base level; the holiday factor is the learned holiday ratio when there is one.
+
+    Parameters
+    ----------
+    profile : SeasonalProfile
+        From :func:`fit_seasonal_profile` (of a rate metric such as ``messages_in_per_s``).
+    holidays : sequence of date
+        Dates the simulated load should treat as holidays.
+    noise : float
+        Multiplicative noise spread of the simulated load.
+
+    Returns
+    -------
+    LoadSpec
 
     Examples
     --------
     >>> from datetime import datetime, timedelta, timezone
     >>> t0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
     >>> ts = [t0 + timedelta(hours=h) for h in range(24 * 7)]
-    >>> df = pl.DataFrame({"ts": ts, "entity": "q", "metric": "m", "value": 10.0})
+    >>> df = pl.DataFrame({"ts": ts, "entity": "q", "metric": "m",
+    ...                    "value": [10.0 + (5 if t.hour >= 12 else 0) for t in ts]})
     >>> spec = profile_to_load_spec(fit_seasonal_profile(df, "m"))
-    >>> spec["kind"], spec["base_rate"], len(spec["hourly_multipliers"])
-    ('none', 10.0, 24)
+    >>> spec.base_rate, len(spec.profile), round(spec.profile[13] / spec.profile[1], 2)
+    (12.5, 24, 1.5)
     """
-    table = profile.table
-    hourly = (
-        table.filter(pl.col("weekday") <= 5)
-        .group_by("hour")
-        .agg(pl.col("multiplier").mean())
-        .sort("hour")["multiplier"]
+    from workbench.sources.simulator.spec import LoadSpec
+
+    table = profile.table.sort("weekday", "hour")
+    if profile.kind == "weekly":
+        shape: list[float] | None = [float(v) for v in table["multiplier"]]
+    elif profile.kind == "daily":
+        shape = [float(v) for v in table.filter(pl.col("weekday") == 1)["multiplier"]]
+    else:
+        shape = None
+    holiday_factor = profile.holiday_ratio if np.isfinite(profile.holiday_ratio) else 0.4
+    return LoadSpec(
+        base_rate=max(0.0, profile.base_level),
+        profile=[max(0.0, round(v, 6)) for v in shape] if shape is not None else None,
+        daily_amplitude=0.0,
+        weekend_factor=1.0,
+        holidays=list(holidays),
+        holiday_factor=max(0.0, holiday_factor),
+        noise=noise,
     )
-    weekday = table.group_by("weekday").agg(pl.col("multiplier").mean()).sort("weekday")["multiplier"]
-    return {
-        "base_rate": profile.base_level,
-        "kind": profile.kind,
-        "hourly_multipliers": [round(float(v), 6) for v in hourly],
-        "weekday_multipliers": [round(float(v), 6) for v in weekday],
-        "business_hours_ratio": profile.business_hours_ratio,
-        "holiday_ratio": profile.holiday_ratio,
-    }
