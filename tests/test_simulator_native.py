@@ -1,0 +1,165 @@
+"""Exporter-native output: exposition parses, values agree with canonical, OpenMetrics, /metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import requests
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+from prometheus_client.parser import text_string_to_metric_families
+
+from workbench.sources.simulator import simulate
+from workbench.sources.simulator.commands import simulate_scenario
+from workbench.sources.simulator.live import LiveFleet, parse_address
+from workbench.sources.simulator.native import exposition
+from workbench.sources.simulator.openmetrics import write_openmetrics
+
+
+@pytest.fixture(scope="module")
+def default_run():
+    return simulate("default", days=0.5, seed=5)
+
+
+def _native_values(blocks, index):
+    out = {}
+    for b in blocks:
+        keys = sorted(b.labels)
+        for row in range(b.values.shape[0]):
+            value = b.values[row, index]
+            if not np.isnan(value):
+                out[(b.name, tuple((k, b.labels[k][row]) for k in keys))] = float(value)
+    return out
+
+
+def test_exposition_parses_and_carries_every_value(default_run) -> None:
+    index = 400
+    text = exposition(default_run.native_blocks, index)
+    parsed = {}
+    types = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            parsed[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+            types[sample.name] = family.type
+    expected = _native_values(default_run.native_blocks, index)
+    assert parsed == expected
+    assert types["kafka_server_brokertopicmetrics_messagesin_total"] == "counter"
+    assert types["kafka_consumergroup_lag"] == "gauge"
+    assert types["rabbitmq_queue_messages_published_total"] == "counter"
+    assert {"kafka_exporter", "jmx_exporter", "kafka_lag_exporter", "rabbitmq_prometheus", "yace"} <= {
+        b.exporter for b in default_run.native_blocks
+    }
+
+
+def test_native_series_agree_with_canonical(default_run) -> None:
+    native = default_run.native()
+    canon = default_run.frame
+    lag = native.filter(pl.col("name") == "kafka_consumergroup_lag").select(
+        "ts",
+        pl.concat_str([pl.col("labels").struct.field(f) for f in ("consumergroup", "topic", "partition")], separator="/").alias("entity"),
+        pl.col("value").alias("native"),
+    )
+    lag_c = canon.filter(pl.col("level") == "partition", pl.col("metric") == "consumer_lag_messages").select("ts", "entity", "value")
+    joined = lag.join(lag_c, on=["ts", "entity"])
+    assert joined.height == lag.height == lag_c.height > 0
+    assert (joined["native"] == joined["value"]).all()
+
+    ready = native.filter(pl.col("name") == "rabbitmq_queue_messages_ready").select(
+        "ts",
+        pl.when(pl.col("labels").struct.field("vhost") == "/").then(pl.col("labels").struct.field("queue"))
+        .otherwise(pl.concat_str([pl.col("labels").struct.field("vhost"), pl.col("labels").struct.field("queue")], separator="/"))
+        .alias("entity"),
+        pl.col("value").alias("native"),
+    )
+    ready_c = canon.filter(pl.col("provider") == "rabbitmq", pl.col("level") == "queue", pl.col("metric") == "queue_depth_messages")
+    joined = ready.join(ready_c, on=["ts", "entity"])
+    assert joined.height == ready_c.height > 0
+    assert (joined["native"] == joined["value"]).all()
+
+    sent = native.filter(pl.col("name") == "aws_sqs_number_of_messages_sent_sum").select(
+        "ts", pl.col("labels").struct.field("dimension_QueueName").alias("entity"), (pl.col("value") / 60.0).alias("native")
+    )
+    sent_c = canon.filter(pl.col("provider") == "sqs", pl.col("level") == "queue", pl.col("metric") == "messages_in_per_s")
+    joined = sent.join(sent_c, on=["ts", "entity"])
+    assert joined.height == sent_c.height > 0
+    np.testing.assert_allclose(joined["native"].to_numpy(), joined["value"].to_numpy())
+
+
+def test_counters_restart_after_a_broker_restart() -> None:
+    result = simulate("rolling-restart", days=2, seed=1)
+    native = result.native()
+    total = native.filter(
+        pl.col("name") == "kafka_server_brokertopicmetrics_messagesin_total",
+        pl.col("labels").struct.field("topic").is_null(),
+        pl.col("labels").struct.field("kubernetes_pod_name") == "kafka-prod-1-kafka-0",
+    ).sort("ts")
+    values = total["value"].to_numpy()
+    drops = np.flatnonzero(np.diff(values) < 0)
+    assert drops.size == 1  # the JVM restarted once: the counter started again from zero
+    gap = np.diff(total["ts"].cast(pl.Int64).to_numpy())
+    assert gap.max() > 60_000  # no samples while the broker was down
+
+
+def test_openmetrics_history_is_well_formed(default_run, tmp_path: Path) -> None:
+    ts = default_run.calendar.ts_ms[:150]
+    blocks = [type(b)(b.name, b.kind, b.help, b.labels, b.values[:, :150], b.exporter) for b in default_run.native_blocks]
+    paths = write_openmetrics(blocks, ts, tmp_path, window="2h")
+    assert len(paths) == 2
+    text = paths[0].read_text(encoding="utf-8")
+    assert text.endswith("# EOF\n")
+    types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")]
+    assert len(types) == len(set(types))  # every family once
+    assert "# TYPE kafka_server_brokertopicmetrics_messagesin counter" in text
+    assert "\nkafka_server_brokertopicmetrics_messagesin_total{" in text
+    first_ts = int(ts[0] // 1000)
+    assert f" {first_ts}\n" in text  # timestamps in seconds
+    families = list(parse_openmetrics(text))
+    samples = sum(len(f.samples) for f in families)
+    in_first = int((ts // 7_200_000 == ts[0] // 7_200_000).sum())  # files follow 2-hour blocks
+    expected = sum(int((~np.isnan(b.values[:, :in_first])).sum()) for b in blocks)
+    assert samples == expected
+
+
+def test_live_endpoint_serves_the_tick_it_reports() -> None:
+    fleet = LiveFleet("default", seed=2, history="1h", horizon="1h", speed=60.0)
+    host, port = fleet.serve("127.0.0.1", 0)
+    try:
+        for _ in range(3):
+            text = requests.get(f"http://{host}:{port}/metrics", timeout=10).text
+            parsed = {}
+            tick = None
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    if sample.name == "workbench_sim_tick":
+                        tick = int(sample.value)
+                    elif not sample.name.startswith("workbench_sim"):
+                        parsed[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+            assert tick is not None
+            assert parsed == _native_values(fleet.result.native_blocks, tick)
+    finally:
+        fleet.shutdown()
+
+
+def test_live_ticks_and_addresses() -> None:
+    fleet = LiveFleet("steady-week", seed=1, history="30m", horizon="10m", speed=float("inf"))
+    ticks = list(fleet.ticks())
+    assert [t.index for t in ticks] == list(range(fleet.now_index, fleet.steps))
+    assert all(t.frame["ts"].n_unique() == 1 for t in ticks)
+    assert ticks[1].ts - ticks[0].ts == fleet.time_of(1) - fleet.time_of(0)
+    assert parse_address("0.0.0.0:0") == ("0.0.0.0", 0)
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        parse_address("localhost")
+
+
+def test_simulate_command_stores_dataset_with_manifest(tmp_path: Path) -> None:
+    from workbench.store import Store
+
+    summary = simulate_scenario("hot-partition", days=0.2, seed=4, store_dir=tmp_path / "store", export=tmp_path / "om")
+    store = Store(tmp_path / "store")
+    manifest = store.manifest(summary.dataset)
+    assert manifest.seed == 4
+    assert manifest.source == "sim:hot-partition:4"
+    assert store.scan(summary.dataset).select(pl.len()).collect().item() == summary.rows
+    assert summary.exported and all(p.exists() for p in summary.exported)
