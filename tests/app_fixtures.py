@@ -54,7 +54,21 @@ def fleet_frame(minutes: int = 2 * 24 * 60, step_min: int = 5, seed: int = 7) ->
                 "ts": ts, "provider": provider, "cluster": cluster, "level": level, "entity": entity,
                 "metric": metric, "value": np.abs(base), "source": "file:app-test",
             }))
-    return pl.concat(parts).cast(CANONICAL_SCHEMA)  # type: ignore[arg-type]
+    frame = pl.concat(parts).cast(CANONICAL_SCHEMA)  # type: ignore[arg-type]
+    return pl.concat([frame, health_rows(frame)])
+
+
+def health_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """Stored ``health_score`` rows per entity (as the health room would store them):
+    100, except a dip to 20 while ``orders/1`` lags."""
+    keys = frame.select("ts", "provider", "cluster", "level", "entity", "source").unique()
+    spike = frame.filter((pl.col("entity") == "orders/1") & (pl.col("metric") == "consumer_lag_messages")
+                         & (pl.col("value") > 1000)).get_column("ts")
+    return keys.with_columns(
+        pl.lit("health_score").alias("metric"),
+        pl.when(pl.col("entity").is_in(["orders/1", "billing/orders"]) & pl.col("ts").is_in(spike.implode()))
+        .then(20.0).otherwise(100.0).alias("value"),
+    ).select(list(CANONICAL_SCHEMA)).cast(CANONICAL_SCHEMA)  # type: ignore[arg-type]
 
 
 def findings_frame() -> pl.DataFrame:

@@ -104,9 +104,13 @@ def test_overview_shows_stats_findings_and_honest_placeholders(ctx: AppContext) 
     assert "orders/1" in _text(view["findings"])
     link = _find(view["findings"], None)
     del link
-    # health/topology come from other rooms; whichever is missing says so instead of inventing numbers
-    for part in ("heatmap", "topology"):
-        assert isinstance(view[part], dcc.Graph) or "not available" in _text(view[part])
+    # stored health_score rows make the heatmap; a row label maps back to its entity for click-through
+    heat = view["heatmap"].figure.data[0]
+    assert heat.z.shape[0] == 10 and float(min(min(r) for r in heat.z)) == 20.0
+    label = next(lb for lb in heat.y if lb.endswith("orders/1"))
+    assert overview.drill_target({"points": [{"y": label}]}, view["rowkeys"], DATASET) == "/entity?" + ORDERS_1
+    # topology comes from the rollup room; when missing it says so instead of inventing a graph
+    assert isinstance(view["topology"], dcc.Graph) or "not available" in _text(view["topology"])
     assert view["search"] == f"?dataset={DATASET}"
 
 

@@ -177,30 +177,31 @@ class ScenarioLab:
         while True:
             with self._lock:
                 state, run, speed = self._state, self._run, self._speed
-            if state == "stopped" or run is None:
-                return
+                if state == "stopped" or run is None:
+                    return
+                if state == "running":
+                    # Step under the lock so pause/stop take effect between ticks, never mid-tick.
+                    try:
+                        frame = run.step()
+                    except Exception as err:  # surface simulator failures in status, stop the run
+                        logger.exception("scenario lab tick failed")
+                        self._error, self._state = f"{type(err).__name__}: {err}", "stopped"
+                        if self.metrics:
+                            self.metrics.lab_running.set(0)
+                        return
+                    self._ticks += 1
+                    self._frames.append(frame)
+                    self._recent.append(frame)
+                    if len(self._recent) > self.buffer_ticks:
+                        del self._recent[: len(self._recent) - self.buffer_ticks]
+                    if self.metrics:
+                        self.metrics.lab_ticks.inc()
             if state == "paused":
                 self._wake.wait(0.2)
                 self._wake.clear()
                 continue
-            try:
-                frame = run.step()
-            except Exception as err:  # surface simulator failures in status, stop the run
-                logger.exception("scenario lab tick failed")
-                with self._lock:
-                    self._error, self._state = f"{type(err).__name__}: {err}", "stopped"
-                    if self.metrics:
-                        self.metrics.lab_running.set(0)
-                return
-            with self._lock:
-                self._ticks += 1
-                self._frames.append(frame)
-                self._recent.append(frame)
-                if len(self._recent) > self.buffer_ticks:
-                    del self._recent[: len(self._recent) - self.buffer_ticks]
-            if self.metrics:
-                self.metrics.lab_ticks.inc()
             self._wake.wait(max(0.0, run.tick_seconds / speed))
+            self._wake.clear()
 
     # ------------------------------------------------------------------ reads
     def status(self) -> dict[str, Any]:

@@ -171,15 +171,36 @@ class Services:
         return self._cached("incidents", dataset, (), lambda: self.store.read_incidents(dataset))  # type: ignore[no-any-return]
 
     def fleet_health(self, dataset: str) -> pl.DataFrame:
-        """Health score per entity and time (``ts, cluster, level, entity, score``)."""
-        fn = resolve("workbench.analysis.health", "health_scores")
+        """Health score per entity and time (``ts, cluster, level, entity, score``).
+
+        Health scores stored in the dataset as the catalogue metric ``health_score``
+        are read as they are; otherwise the health room computes them.
+        """
+        stored = "health_score" in self.store_metrics(dataset)
 
         def compute() -> pl.DataFrame:
+            if stored:
+                return (
+                    self.store.scan(dataset, metric="health_score")
+                    .select("ts", *(pl.col(c).cast(pl.String) for c in ("cluster", "level", "entity")),
+                            pl.col("value").alias("score"))
+                    .collect()
+                )
+            fn = resolve("workbench.analysis.health", "health_scores")
             frame = fn(self.store.scan(dataset))
-            frame = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
-            return frame  # type: ignore[no-any-return]
+            return frame.collect() if isinstance(frame, pl.LazyFrame) else frame  # type: ignore[no-any-return]
 
+        if not stored:
+            resolve("workbench.analysis.health", "health_scores")
         return self._cached("fleet_health", dataset, (), compute)  # type: ignore[no-any-return]
+
+    def store_metrics(self, dataset: str) -> set[str]:
+        """Metric names present in a dataset."""
+        return set(self.entity_index(dataset).get_column("metrics").explode().drop_nulls().to_list())
+
+    def cached(self, name: str, dataset: str, params: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """Cache any derived view of a dataset (e.g. a heatmap matrix) until the dataset changes."""
+        return self._cached(name, dataset, params, compute)
 
     def topology_edges(self, dataset: str) -> pl.DataFrame:
         """Parent → child edges of the dataset's entities."""

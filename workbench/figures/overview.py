@@ -40,6 +40,7 @@ __all__ = [
     "LEVEL_ORDER",
     "entity_label",
     "health_heatmap",
+    "heatmap_figure",
     "heatmap_matrix",
     "topology_graph",
 ]
@@ -206,9 +207,19 @@ def health_heatmap(
         ``y`` maps back to its entity through :func:`heatmap_matrix`'s keys
         (no per-cell custom data, which would multiply the payload).
     """
-    labels, times, matrix, keys = heatmap_matrix(
-        health, max_columns=max_columns, score_column=score_column
-    )
+    labels, times, matrix, _ = heatmap_matrix(health, max_columns=max_columns, score_column=score_column)
+    return heatmap_figure(labels, times, matrix, height=height)
+
+
+def heatmap_figure(labels: list[str], times: np.ndarray, matrix: np.ndarray, *,
+                   height: int | None = None) -> go.Figure:
+    """The heatmap figure of a matrix made by :func:`heatmap_matrix`.
+
+    Examples
+    --------
+    >>> heatmap_figure(["a"], np.array([0]), np.array([[50.0]])).data[0].zmax
+    100
+    """
     rows = len(labels)
     fig = go.Figure(
         go.Heatmap(

@@ -18,7 +18,7 @@ from workbench.app.pages.common import dataset_options, graph, not_available, ta
 from workbench.app.services import Unavailable
 from workbench.app.urls import entity_href, split_list, with_query
 from workbench.errors import WorkbenchError
-from workbench.figures.overview import heatmap_matrix, health_heatmap, topology_graph
+from workbench.figures.overview import heatmap_figure, heatmap_matrix, topology_graph
 
 __all__ = ["PATH", "TITLE", "build_overview", "drill_target", "layout", "register"]
 
@@ -95,8 +95,10 @@ def build_overview(ctx: AppContext, dataset: str, levels: list[str] | None) -> d
         health = ctx.services.fleet_health(dataset)
         if levels:
             health = health.filter(pl.col("level").cast(pl.String).is_in(levels))
-        fig = health_heatmap(health)
-        labels, _, _, keys = heatmap_matrix(health)
+        frame = health
+        labels, times, matrix, keys = ctx.services.cached(
+            "overview_heatmap", dataset, tuple(levels), lambda: heatmap_matrix(frame))
+        fig = heatmap_figure(labels, times, matrix)
         provider_of = dict(zip(
             index.select(pl.concat_str(["cluster", "level", "entity"], separator="\x1f")).to_series().to_list(),
             index.get_column("provider").to_list(), strict=True))
