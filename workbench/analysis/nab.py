@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, clone
 
 from workbench.errors import NotFoundError, ParameterError, SchemaError
 
@@ -36,6 +38,7 @@ __all__ = [
     "NabProfile",
     "NabResult",
     "load_nab_corpus",
+    "nab_detector_scores",
     "nab_row_weights",
     "probation_length",
     "scaled_sigmoid",
@@ -380,6 +383,47 @@ def _profile(profile: NabProfile | str) -> NabProfile:
     if profile not in PROFILES:
         raise ParameterError("profile", allowed=f"one of {sorted(PROFILES)}", received=profile)
     return PROFILES[profile]
+
+
+def _file_scores(values: FloatArray, detector: BaseEstimator) -> FloatArray:
+    n = values.shape[0]
+    warm = max(probation_length(n), 1)
+    model = clone(detector).fit(values[:warm, None])
+    return np.concatenate((np.zeros(warm), model.anomaly_score(values[warm:, None])))
+
+
+def nab_detector_scores(
+    corpus: Sequence[NabFile], detector: BaseEstimator, *, n_jobs: int = 1
+) -> dict[str, FloatArray]:
+    """Run a streaming detector over every file as NAB prescribes.
+
+    Each file starts from scratch: a clone of ``detector`` is fitted on the
+    probationary rows (which score 0) and then scores the remaining rows record
+    by record via ``anomaly_score`` (no look-ahead). Files run in parallel
+    through joblib.
+
+    Parameters
+    ----------
+    corpus : sequence of NabFile
+    detector : estimator
+        Any detector with ``fit`` and ``anomaly_score`` (scores in ``[0, 1]``).
+    n_jobs : int, default 1
+        joblib workers.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Anomaly score of every row, keyed by file name.
+
+    Examples
+    --------
+    >>> from workbench.analysis.anomaly import RollingZScoreDetector
+    >>> f = NabFile("a/x.csv", np.arange(200).astype("datetime64[s]"), np.sin(np.arange(200.0)))
+    >>> nab_detector_scores([f], RollingZScoreDetector(window=20))["a/x.csv"].shape
+    (200,)
+    """
+    results = Parallel(n_jobs=n_jobs)(delayed(_file_scores)(f.values, detector) for f in corpus)
+    return {f.name: np.asarray(r, dtype=np.float64) for f, r in zip(corpus, results, strict=True)}
 
 
 def load_nab_corpus(

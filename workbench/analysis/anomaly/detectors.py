@@ -55,7 +55,7 @@ class _StreamingDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
     """Shared machinery: history, suppression, batch == streaming, sklearn outlier API."""
 
     threshold: float
-    suppression: int
+    suppression: int | float
     warmup: int
 
     # -- subclass hooks ---------------------------------------------------
@@ -84,10 +84,17 @@ class _StreamingDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         self
         """
         _check_float("threshold", self.threshold, 0.0, 1.0)
-        _check_int("suppression", self.suppression, 0)
+        if isinstance(self.suppression, float):
+            _check_float("suppression", self.suppression, 0.0, 10.0)
+        else:
+            _check_int("suppression", self.suppression, 0)
         _check_int("warmup", self.warmup, 1)
         self._validate_params_extra()
         values = validate_data(self, X, dtype=np.float64, reset=True)
+        if isinstance(self.suppression, float):
+            self.suppression_rows_ = round(self.suppression * values.shape[0])
+        else:
+            self.suppression_rows_ = int(self.suppression)
         span = np.ptp(values, axis=0)
         self.scale_ = np.where(span > 0, span, np.maximum(np.abs(values).max(axis=0), 1.0))
         self.history_ = np.empty((0, values.shape[1]), dtype=np.float64)
@@ -108,7 +115,7 @@ class _StreamingDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         scores = self._suppress(raw)
         if commit:
             self.history_ = values
-            keep = self.suppression
+            keep = self.suppression_rows_
             self.recent_scores_ = np.concatenate((self.recent_scores_, raw))[-keep:] if keep else raw[:0]
         return scores
 
@@ -118,7 +125,7 @@ class _StreamingDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         This is threshold-free: whatever alert threshold is applied later, a row
         that fires has no row at least as high in the preceding window.
         """
-        s = self.suppression
+        s = self.suppression_rows_
         if s == 0 or raw.size == 0:
             return raw
         padded = np.concatenate((np.zeros(max(s - self.recent_scores_.size, 0)), self.recent_scores_[-s:], raw))
@@ -195,9 +202,10 @@ class StreamingEnsembleDetector(_StreamingDetector):
 
     Each statistic becomes a conformal p-value against its own past; the row's
     p-value is the smallest one times the number of tests (Bonferroni), and its
-    score is :func:`~.calibration.surprise_score` of that. Scores are then
-    suppressed for ``suppression`` rows after a higher one, so an operator sees
-    one alert per episode.
+    score is :func:`~.calibration.surprise_score` of that. Optionally, scores are
+    suppressed for ``suppression`` rows after a higher one (threshold-free), so
+    one episode gives one high score; :class:`~.alarms.AlarmRule` does the same
+    for alerts at a fixed threshold.
 
     Parameters
     ----------
@@ -213,8 +221,9 @@ class StreamingEnsembleDetector(_StreamingDetector):
         Smallest deviation of one row, as a fraction of the fitted value range.
     threshold : float, default 0.6
         Alert threshold on the anomaly score used by ``predict``.
-    suppression : int, default 300
-        Rows after a score during which lower scores are set to 0.
+    suppression : int or float, default 0
+        Rows after a score during which lower scores are set to 0; a float is a
+        multiple of the number of rows given to ``fit`` (the warm-up length).
     warmup : int, default 50
         Rows at the start of the stream that only feed the history.
     random_state : int or None, default None
@@ -230,6 +239,8 @@ class StreamingEnsembleDetector(_StreamingDetector):
         Sorted calibration histories of every statistic.
     offset_ : float
         ``-threshold`` (scikit-learn's decision offset).
+    suppression_rows_ : int
+        Suppression in rows.
 
     Examples
     --------
@@ -249,7 +260,7 @@ class StreamingEnsembleDetector(_StreamingDetector):
         tail: float = 6.0,
         floor: float = 1e-3,
         threshold: float = 0.6,
-        suppression: int = 300,
+        suppression: int | float = 0,
         warmup: int = 50,
         random_state: int | None = None,
     ) -> None:
@@ -307,8 +318,9 @@ class RollingZScoreDetector(_StreamingDetector):
         Rows in the trailing reference window.
     threshold : float, default 0.6
         Alert threshold on the anomaly score.
-    suppression : int, default 0
-        Rows after a score during which lower scores are set to 0.
+    suppression : int or float, default 0
+        Rows after a score during which lower scores are set to 0 (a float is a
+        multiple of the rows given to ``fit``).
     warmup : int, default 10
         Rows that only feed the history.
     random_state : int or None, default None
@@ -326,7 +338,7 @@ class RollingZScoreDetector(_StreamingDetector):
         self,
         window: int = 288,
         threshold: float = 0.6,
-        suppression: int = 0,
+        suppression: int | float = 0,
         warmup: int = 10,
         random_state: int | None = None,
     ) -> None:

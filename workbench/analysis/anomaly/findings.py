@@ -54,7 +54,9 @@ def score_series(values: FloatArray, detector: BaseEstimator | None = None, warm
     """Anomaly score of every row of one series or one entity (rows in time order).
 
     The first ``warmup`` rows fit the detector and score 0; the rest are scored
-    record by record against everything before them.
+    record by record against everything before them. Columns that only grew
+    during the warm-up (offsets, cumulative totals) are scored on their
+    row-to-row increments.
 
     Parameters
     ----------
@@ -82,6 +84,12 @@ def score_series(values: FloatArray, detector: BaseEstimator | None = None, warm
     warm = warmup_rows(n) if warmup is None else warmup
     if warm < 1 or warm > n:
         raise ParameterError("warmup", allowed=f"an integer in [1, {n}]", received=warm)
+    # Cumulative series (offsets, totals) always reach new highs: score their increments instead.
+    head = np.diff(arr[:warm], axis=0)
+    cumulative = (head >= 0).all(axis=0) & (head > 0).any(axis=0) if warm > 2 else np.zeros(arr.shape[1], bool)
+    if cumulative.any():
+        arr = arr.copy()
+        arr[:, cumulative] = np.vstack((np.zeros((1, arr.shape[1])), np.diff(arr, axis=0)))[:, cumulative]
     model = clone(detector) if detector is not None else StreamingEnsembleDetector()
     model.fit(arr[:warm])
     if warm == n:

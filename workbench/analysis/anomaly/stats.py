@@ -16,7 +16,7 @@ __all__ = ["multiscale_zscores", "nearest_window_distance", "rolling_zscore"]
 
 FloatArray = npt.NDArray[np.float64]
 
-_KNN_BLOCK = 1024
+_KNN_BLOCK = 512
 
 
 def _prefix(values: FloatArray) -> FloatArray:
@@ -101,6 +101,14 @@ def rolling_zscore(x: FloatArray, start: int, window: int, floor: float, min_cou
     return np.where(cnt >= min_count, z, 0.0)
 
 
+def _band_penalty(b0: int, b1: int, lo: int, hi: int, width: int, history: int) -> FloatArray:
+    """0 where stretch ``col`` is a candidate for row ``row`` (``row - width - history <= col <= row - width``), inf elsewhere."""
+    rows = np.arange(b0, b1)[:, None]
+    cols = np.arange(lo, hi)[None, :]
+    valid = (cols <= rows - width) & (cols >= rows - width - history)
+    return np.where(valid, 0.0, np.inf)
+
+
 def nearest_window_distance(x: FloatArray, start: int, width: int, history: int) -> FloatArray:
     """Distance from the last ``width`` rows to the closest earlier stretch of ``width`` rows.
 
@@ -138,18 +146,21 @@ def nearest_window_distance(x: FloatArray, start: int, width: int, history: int)
     windows = sliding_window_view(padded, width)  # row i = stretch ending at row i
     norms = np.einsum("ij,ij->i", windows, windows)
     out = np.zeros(n - start, dtype=np.float64)
+    interior_penalty: FloatArray | None = None
     for b0 in range(start, n, _KNN_BLOCK):
         b1 = min(b0 + _KNN_BLOCK, n)
-        lo = max(0, b0 - width - history)
-        hi = b1 - width + 1
+        lo_nominal = b0 - width - history
+        lo, hi = max(0, lo_nominal), b1 - width + 1
         if hi <= lo:
             continue
-        gram = windows[b0:b1] @ windows[lo:hi].T
-        dist = norms[b0:b1, None] + norms[None, lo:hi] - 2.0 * gram
-        rows = np.arange(b0, b1)[:, None]
-        cols = np.arange(lo, hi)[None, :]
-        valid = (cols <= rows - width) & (cols >= rows - width - history)
-        dist = np.where(valid, dist, np.inf)
-        best = dist.min(axis=1)
+        # |a - b|^2 = |a|^2 + (|b|^2 - 2ab); the row constant |a|^2 is added after the min.
+        partial = norms[None, lo:hi] - 2.0 * (windows[b0:b1] @ windows[lo:hi].T)
+        if lo == lo_nominal and b1 - b0 == _KNN_BLOCK:
+            if interior_penalty is None:  # the valid band has the same shape in every full block
+                interior_penalty = _band_penalty(b0, b1, lo, hi, width, history)
+            partial += interior_penalty
+        else:
+            partial += _band_penalty(b0, b1, lo, hi, width, history)
+        best = partial.min(axis=1) + norms[b0:b1]
         out[b0 - start : b1 - start] = np.sqrt(np.maximum(np.where(np.isfinite(best), best, 0.0), 0.0))
     return out
