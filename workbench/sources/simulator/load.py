@@ -208,4 +208,11 @@ def load_rates(loads: Sequence[LoadSpec], calendar: Calendar, rng: np.random.Gen
             decay = float(np.exp(-calendar.step_seconds / max(value, 1.0)))
             envelope = lfilter([1.0], [1.0, -decay], starts[rows], axis=1)
             rates[rows] *= 1.0 + (mag[rows] - 1.0) * envelope
+
+    for i, spec in enumerate(loads):  # learned from real data (workbench.fidelity): replaces the pattern
+        if spec.learned_series is not None:
+            from workbench.fidelity.series_model import SeriesModel, generate_series
+
+            model = SeriesModel.from_dict(spec.learned_series)
+            rates[i] = generate_series(model, calendar.seconds, rng)
     return np.maximum(rates, 0.0)

@@ -194,6 +194,12 @@ class LoadSpec(_Model):
         Decay time constant of a burst.
     message_bytes : float
         Mean payload size.
+    learned_series : dict or None
+        Optional series model learned from real data by ``workbench.fidelity``
+        (``SimulationLearner``; the fields of ``workbench.fidelity.series_model.SeriesModel``:
+        weekly/daily profile, level, trend, copula-AR noise, burst templates). When set, the
+        rate of this load *is* that learned series and the parametric season, trend, noise
+        and burst fields above are only a readable summary of it. Added by the fidelity room.
     """
 
     base_rate: float = Field(ge=0)
@@ -215,9 +221,17 @@ class LoadSpec(_Model):
     burst_magnitude: float = Field(2.0, ge=1)
     burst_duration: Duration = dt.timedelta(minutes=10)
     message_bytes: float = Field(1024.0, gt=0)
+    learned_series: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> LoadSpec:
+        if self.learned_series is not None:
+            from workbench.fidelity.series_model import SeriesModel
+
+            try:
+                SeriesModel.from_dict(self.learned_series)
+            except TypeError as err:
+                raise ValueError(f"learned_series is not a SeriesModel: {err}") from err
         if self.profile is not None and len(self.profile) not in (24, 168):
             raise ValueError(f"profile must have 24 or 168 values, got {len(self.profile)}")
         if self.profile is not None and min(self.profile) < 0:
