@@ -223,15 +223,17 @@ class LiveFleet:
             self._server = None
 
     def value_at(self, name: str, labels: dict[str, str], index: int) -> float:
-        """The simulator's value of one native series at tick ``index`` (for checks)."""
+        """The simulator's value of one native series at tick ``index`` (for checks).
+
+        Labels with empty values count as absent, as in Prometheus.
+        """
+        wanted = {k: v for k, v in labels.items() if v != ""}
         for block in self.result.native_blocks:
             if block.name != name:
                 continue
-            keys = list(block.labels)
-            if set(keys) != set(labels):
-                continue
             for row in range(block.values.shape[0]):
-                if all(block.labels[k][row] == labels[k] for k in keys):
+                have = {k: vals[row] for k, vals in block.labels.items() if vals[row] != ""}
+                if have == wanted:
                     return float(block.values[row, index])
         raise KeyError(f"no series {name}{labels}")
 
