@@ -52,7 +52,10 @@ __all__ = [
     "increase_expr",
     "prometheus_rate",
     "rate_expr",
+    "pack_key_expr",
+    "series_key_spec",
     "series_start_expr",
+    "unpack_key_exprs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -98,8 +101,88 @@ def series_start_expr(by: Sequence[str]) -> pl.Expr:
     """
     if not by:
         return pl.int_range(pl.len()) == 0
-    changed = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in by])
+    # Physical codes: comparing categoricals as integers, not strings.
+    phys = [pl.col(k).to_physical() for k in by]
+    changed = pl.any_horizontal([p.ne_missing(p.shift(1)) for p in phys])
     return changed.fill_null(True).alias(by[0])
+
+
+KeySpec = list[tuple[str, pl.DataType, int]]
+
+
+def _packable(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, (pl.Categorical, pl.Enum)) or dtype.is_integer() or dtype == pl.Boolean
+
+
+def series_key_spec(frame: pl.DataFrame, keys: Sequence[str], *, spare_bits: int = 0) -> KeySpec | None:
+    """Plan to pack the series columns into one 63-bit integer, if they fit.
+
+    Categorical, Enum, Boolean and non-negative integer columns are packed by
+    their physical codes; grouping or comparing one integer is several times
+    cheaper than several columns. Returns None when a column is a string or
+    the codes need more than ``63 - spare_bits`` bits.
+
+    Parameters
+    ----------
+    frame : polars.DataFrame
+        The data (the code ranges are read from it).
+    keys : sequence of str
+        Series columns, most significant first.
+    spare_bits : int, default 0
+        Bits to keep free below the key (e.g. for a window index).
+
+    Returns
+    -------
+    list of (name, dtype, bits) or None
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"a": pl.Series(["x", "y"], dtype=pl.Categorical), "b": [0, 5]})
+    >>> [(n, bits) for n, _, bits in series_key_spec(df, ["a", "b"])]
+    [('a', 1), ('b', 3)]
+    >>> series_key_spec(df.with_columns(pl.col("a").cast(pl.String)), ["a", "b"]) is None
+    True
+    """
+    spec: KeySpec = []
+    total = spare_bits
+    for k in keys:
+        dtype = frame.schema[k]
+        if not _packable(dtype):
+            return None
+        phys = frame.get_column(k).to_physical()
+        if phys.null_count():
+            return None
+        lo, hi = phys.min(), phys.max()
+        if lo is None or int(lo) < 0:  # type: ignore[arg-type]
+            return None
+        bits = max(int(hi).bit_length(), 1)  # type: ignore[arg-type]
+        spec.append((k, dtype, bits))
+        total += bits
+    return spec if total <= 63 else None
+
+
+def pack_key_expr(spec: KeySpec) -> pl.Expr:
+    """Expression packing the columns of ``spec`` into one Int64 (see :func:`series_key_spec`)."""
+    key: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    for name, _, bits in spec:
+        key = key * (1 << bits) + pl.col(name).to_physical().cast(pl.Int64)
+    return key
+
+
+def unpack_key_exprs(spec: KeySpec, column: str, *, low_bits: int = 0) -> list[pl.Expr]:
+    """Expressions restoring the original columns from a packed key column."""
+    out: list[pl.Expr] = []
+    shift = low_bits
+    for name, dtype, bits in reversed(spec):
+        code = (pl.col(column) // (1 << shift)) % (1 << bits)
+        if isinstance(dtype, (pl.Categorical, pl.Enum)):
+            restored = code.cast(pl.UInt32).cat.to(dtype)
+        else:
+            restored = code.cast(dtype)
+        out.append(restored.alias(name))
+        shift += bits
+    return out[::-1]
 
 
 def increase_expr(value: str | pl.Expr = "value", *, kind: CounterKind = "counter") -> pl.Expr:
@@ -225,7 +308,8 @@ def counter_to_rate(
     Returns
     -------
     polars.DataFrame or polars.LazyFrame
-        Same type as ``frame``; sorted by ``(*by, ts)``. The rate stamped at a
+        Same type as ``frame``; grouped by series (in the physical order of
+        categorical keys) and sorted by time within each series. The rate stamped at a
         sample covers the interval that ends at that sample.
 
     Raises
@@ -255,14 +339,31 @@ def counter_to_rate(
         frame = frame.filter(pl.col(value) >= 0)
         if isinstance(frame, pl.DataFrame):
             logger.debug("offset rates: %d rows after removing negative sentinels", frame.height)
-    if not assume_sorted:
-        frame = frame.sort([*by, ts])
     start = series_start_expr(list(by))
+    spec = series_key_spec(frame, by) if isinstance(frame, pl.DataFrame) and by else None
+    if spec is not None and isinstance(frame, pl.DataFrame):
+        # One packed integer per series: cheap sortedness check, cheap sort, cheap boundaries.
+        key = pack_key_expr(spec)
+        frame = frame.with_columns(key.alias("_series"))
+        if not assume_sorted and not _grouped_in_time_order(frame, ts):
+            frame = frame.sort(["_series", ts])
+        k = pl.col("_series")
+        start = k.ne_missing(k.shift(1)).fill_null(True)
+    elif not assume_sorted:
+        frame = frame.sort([pl.col(c).to_physical() for c in by] + [pl.col(ts)])
     rate = pl.when(start).then(None).otherwise(rate_expr(value, ts, kind=kind))
     result = frame.with_columns(rate.alias(out_name))
     if drop_first:
         result = result.filter(pl.col(out_name).is_not_null())
+    if spec is not None:
+        result = result.drop("_series")
     return result
+
+
+def _grouped_in_time_order(frame: pl.DataFrame, ts: str) -> bool:
+    k, t = pl.col("_series"), pl.col(ts)
+    ok = frame.select(((k > k.shift(1)) | ((k == k.shift(1)) & (t >= t.shift(1)))).fill_null(True).all()).item()
+    return bool(ok)
 
 
 def _duration(name: str, value: str | timedelta) -> timedelta:
