@@ -50,15 +50,22 @@ Examples
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
 from workbench.errors import NotFoundError, ParameterError
-from workbench.frames import CANONICAL_SCHEMA, QUARANTINE_SCHEMA, quarantine
+from workbench.frames import (
+    CANONICAL_SCHEMA,
+    DEFAULT_FUTURE_TOLERANCE,
+    DEFAULT_TS_MIN,
+    QUARANTINE_SCHEMA,
+    TS_DTYPE,
+)
 from workbench.mapping.detect import detect_exporters
 from workbench.mapping.rates import counter_to_rate
 from workbench.mapping.samples import NAME, SampleSet
@@ -75,6 +82,8 @@ _AGGREGATES = {
     "mean": lambda e: e.mean(),
     "last": lambda e: e.last(),
 }
+# Metrics whose values may be negative (as in workbench.frames).
+_SIGNED = frozenset({"external_value"})
 _STATUS_SCHEMA = {"name": pl.String(), "series": pl.UInt32(), "samples": pl.UInt32(), "reason": pl.String()}
 
 
@@ -101,6 +110,7 @@ class MappingResult:
     counts : dict of str to int
         ``samples_in`` = ``samples_mapped + samples_ignored + samples_unknown``;
         ``rate_warmup`` (first samples of counter series, which have no rate),
+        ``samples_repeated`` (later repeats of a ``(series, ts)``, quarantined),
         ``rows_out``, ``rows_quarantined``, ``lines_rejected``.
     """
 
@@ -252,13 +262,57 @@ def _rule_rows(
     rule: Rule,
     period_s: float,
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """Map one rule: (canonical rows, quarantined rows, rate warm-up samples)."""
+    """Map one rule: (canonical rows, quarantined rows, rate warm-up samples).
+
+    Label work (entity ids, cluster names) is done on the small series table; the
+    per-sample work only touches ``series_id``, ``ts`` and ``value``.
+    """
     selected = _dedupe_key(selected.with_columns(_entity_expr(rule, selected.columns).alias("_entity")), table)
     needs_dedupe = selected["_dkey"].n_unique() < selected.height
-    pts = samples.points.join(
-        selected.select("series_id", "_cluster", "_entity", "_dkey"), on="series_id", how="inner"
-    )
+    needs_group = needs_dedupe or selected.select("_cluster", "_entity").n_unique() < selected.height
+    ids = selected["series_id"]
+    pts = samples.points
+    if ids.len() < samples.series.height:
+        pts = pts.filter(pl.col("series_id").is_in(ids.implode()))
     value = pl.col("value")
+    no_entity = selected.filter(pl.col("_entity").is_null())["series_id"]
+    bad_mask = value.is_null() | ~value.is_finite()
+    if no_entity.len():
+        bad_mask = bad_mask | pl.col("series_id").is_in(no_entity.implode())
+    for sentinel in rule.sentinels:
+        bad_mask = bad_mask | (value == sentinel)
+    if rule.kind == "offset":
+        bad_mask = bad_mask | (value < 0)
+    flagged = pts.with_columns(bad_mask.fill_null(True).alias("_bad"))
+    bad = flagged.filter(pl.col("_bad")).drop("_bad")
+    good = flagged.filter(~pl.col("_bad")).drop("_bad") if bad.height else pts
+    warmup = 0
+    if rule.kind in ("counter", "offset") and rule.source not in samples.rated_names:
+        kind = "offset" if rule.kind == "offset" else "counter"
+        good = counter_to_rate(good, by=["series_id"], kind=kind, drop_first=False)
+        warmup = int(good["value"].null_count())
+        good = good.filter(value.is_not_null())
+    elif rule.kind == "per_period":
+        good = good.with_columns(value / period_s)
+    elif rule.kind == "age":
+        good = good.with_columns((pl.col("ts").dt.epoch("ms").cast(pl.Float64) / 1000.0 - value).alias("value"))
+    if rule.scale != 1.0:
+        good = good.with_columns(value * rule.scale)
+    names = selected.select("series_id", "_cluster", "_entity", "_dkey")
+    good = good.join(names, on="series_id", how="inner")
+    if needs_dedupe:
+        good = good.group_by("ts", "_cluster", "_entity", "_dkey").agg(value.mean())
+    if needs_group:
+        good = good.group_by("ts", "_cluster", "_entity").agg(_AGGREGATES[rule.aggregate](value))
+    rows = good.select(
+        "ts",
+        pl.lit(table.provider).alias("provider"),
+        pl.col("_cluster").alias("cluster"),
+        pl.lit(rule.level).alias("level"),
+        pl.col("_entity").alias("entity"),
+        pl.lit(rule.metric).alias("metric"),
+        "value",
+    )
     reason = (
         pl.when(pl.col("_entity").is_null())
         .then(pl.lit(f"missing label for entity {'/'.join(rule.entity)} of {rule.source}"))
@@ -271,38 +325,8 @@ def _rule_rows(
     )
     for sentinel in rule.sentinels:
         reason = reason.when(value == sentinel).then(pl.lit(f"sentinel {sentinel:g} (unknown)"))
-    rate_kind = rule.kind in ("counter", "offset") and rule.source not in samples.rated_names
-    if rule.kind == "offset":
-        reason = reason.when(value < 0).then(pl.lit("negative offset"))
-    pts = pts.with_columns(reason.otherwise(None).alias("_reason"))
-    bad = pts.filter(pl.col("_reason").is_not_null())
-    good = pts.filter(pl.col("_reason").is_null()).drop("_reason")
-    warmup = 0
-    if rate_kind:
-        kind = "offset" if rule.kind == "offset" else "counter"
-        good = counter_to_rate(good, by=["series_id"], kind=kind, drop_first=False)
-        warmup = int(good["value"].null_count())
-        good = good.filter(value.is_not_null())
-    elif rule.kind == "per_period":
-        good = good.with_columns(value / period_s)
-    elif rule.kind == "age":
-        good = good.with_columns((pl.col("ts").dt.epoch("ms").cast(pl.Float64) / 1000.0 - value).alias("value"))
-    if rule.scale != 1.0:
-        good = good.with_columns(value * rule.scale)
-    if needs_dedupe:
-        good = good.group_by("ts", "_cluster", "_entity", "_dkey").agg(value.mean())
-    rows = good.group_by("ts", "_cluster", "_entity").agg(_AGGREGATES[rule.aggregate](value))
-    rows = rows.select(
-        "ts",
-        pl.lit(table.provider).alias("provider"),
-        pl.col("_cluster").alias("cluster"),
-        pl.lit(rule.level).alias("level"),
-        pl.col("_entity").alias("entity"),
-        pl.lit(rule.metric).alias("metric"),
-        "value",
-        pl.lit(rule.aggregate).alias("_aggregate"),
-    )
-    quarantined = bad.select(
+    reason = reason.otherwise(pl.lit("negative offset"))
+    quarantined = bad.join(names, on="series_id", how="inner").select(
         pl.lit(None, dtype=pl.Int64).alias("row"),
         pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.3f%z").alias("ts"),
         pl.lit(table.provider).alias("provider"),
@@ -312,22 +336,101 @@ def _rule_rows(
         pl.lit(rule.metric).alias("metric"),
         pl.col("value").cast(pl.String).alias("value"),
         pl.lit(samples.source).alias("source"),
-        pl.col("_reason").alias("reason"),
+        reason.alias("reason"),
     )
     return rows, quarantined, warmup
 
 
-def _combine(parts: list[pl.DataFrame], source: str) -> pl.DataFrame:
-    """Combine rows of rules landing on the same (series, ts) with their aggregate."""
+def _combine(parts: list[tuple[Rule, pl.DataFrame]], source: str) -> pl.DataFrame:
+    """Concatenate rule outputs; rules landing on one (metric, level) are combined by their aggregate."""
     if not parts:
         return pl.DataFrame(schema=CANONICAL_SCHEMA)
-    rows = pl.concat(parts)
+    by_target: dict[tuple[str, str], list[tuple[Rule, pl.DataFrame]]] = {}
+    for rule, frame in parts:
+        by_target.setdefault((rule.metric, rule.level), []).append((rule, frame))
     keys = ["ts", "provider", "cluster", "level", "entity", "metric"]
-    combined = [
-        rows.filter(pl.col("_aggregate") == agg).group_by(keys).agg(_AGGREGATES[agg](pl.col("value")))
-        for agg in rows["_aggregate"].unique().to_list()
-    ]
-    return pl.concat(combined).with_columns(pl.lit(source).alias("source")).select(list(CANONICAL_SCHEMA))
+    out = []
+    for group in by_target.values():
+        if len(group) == 1:
+            out.append(group[0][1])
+            continue
+        aggregate = group[0][0].aggregate
+        out.append(pl.concat([f for _, f in group]).group_by(keys).agg(_AGGREGATES[aggregate](pl.col("value"))))
+    return pl.concat(out).select(
+        "ts",
+        pl.col("provider").cast(CANONICAL_SCHEMA["provider"]),
+        "cluster",
+        pl.col("level").cast(CANONICAL_SCHEMA["level"]),
+        "entity",
+        "metric",
+        "value",
+        pl.lit(source).alias("source"),
+    )
+
+
+def _split_repeats(samples: SampleSet) -> tuple[SampleSet, pl.DataFrame]:
+    """Keep the first sample of each ``(series, ts)``; later repeats are quarantined."""
+    ms = pl.col("ts").dt.epoch("ms")
+    if samples.points.height and samples.points["ts"].min() >= dt.datetime(1970, 1, 1, tzinfo=dt.UTC):
+        # one integer key is far cheaper than a struct: 43 bits of ms reach the year 2248
+        key = (pl.col("series_id").cast(pl.Int64) * (1 << 43)) + ms
+        if samples.points.select(key.n_unique()).item() == samples.points.height:
+            return samples, pl.DataFrame(schema=QUARANTINE_SCHEMA)  # the common case, found cheaply
+        repeat = ~key.is_first_distinct()
+    else:
+        repeat = ~pl.struct("series_id", "ts").is_first_distinct()
+    flagged = samples.points.with_columns(repeat.alias("_repeat"))
+    repeats = flagged.filter(pl.col("_repeat"))
+    if repeats.height == 0:
+        return samples, pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    kept = flagged.filter(~pl.col("_repeat")).drop("_repeat")
+    named = repeats.join(samples.series.select("series_id", NAME), on="series_id", how="left")
+    quarantined = named.select(
+        pl.lit(None, dtype=pl.Int64).alias("row"),
+        pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.3f%z").alias("ts"),
+        *[pl.lit(None, dtype=pl.String).alias(c) for c in ("provider", "cluster", "level", "entity")],
+        pl.col(NAME).alias("metric"),
+        pl.col("value").cast(pl.String),
+        pl.lit(samples.source).alias("source"),
+        pl.lit("duplicate (series, ts)").alias("reason"),
+    )
+    return replace(samples, points=kept), quarantined
+
+
+def _final_check(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The schema rules mapped rows can still break (the rest hold by construction).
+
+    Metric and level are valid by the table model, keys are non-null and unique by the
+    aggregation; values can still be negative (a clock-skewed age) and times out of
+    range. Reasons are worded as :func:`workbench.frames.quarantine` words them.
+    """
+    now = dt.datetime.now(dt.UTC)
+    upper = now + DEFAULT_FUTURE_TOLERANCE
+    reason = (
+        pl.when((pl.col("value") < 0) & ~pl.col("metric").is_in(sorted(_SIGNED)))
+        .then(pl.lit("value is negative"))
+        .when(pl.col("ts") < pl.lit(DEFAULT_TS_MIN).cast(TS_DTYPE))
+        .then(pl.lit(f"ts before {DEFAULT_TS_MIN:%Y-%m-%d}"))
+        .when(pl.col("ts") > pl.lit(upper).cast(TS_DTYPE))
+        .then(pl.lit("ts in the future"))
+    )
+    bad_mask = (
+        ((pl.col("value") < 0) & ~pl.col("metric").is_in(sorted(_SIGNED)))
+        | (pl.col("ts") < pl.lit(DEFAULT_TS_MIN).cast(TS_DTYPE))
+        | (pl.col("ts") > pl.lit(upper).cast(TS_DTYPE))
+    )
+    flagged = frame.with_columns(bad_mask.alias("_bad"))
+    bad = flagged.filter(pl.col("_bad"))
+    if bad.height == 0:
+        return frame, pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    kept = flagged.filter(~pl.col("_bad")).drop("_bad")
+    quarantined = bad.select(
+        pl.lit(None, dtype=pl.Int64).alias("row"),
+        pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.3f%z").alias("ts"),
+        *[pl.col(c).cast(pl.String) for c in ("provider", "cluster", "level", "entity", "metric", "value", "source")],
+        reason.alias("reason"),
+    )
+    return kept, quarantined
 
 
 def _status_frame(series_counts: pl.DataFrame, mask: pl.Expr, reason: pl.Expr) -> pl.DataFrame:
@@ -392,8 +495,12 @@ def map_samples(
         for rule in table.rules:
             claimed.setdefault((rule.source, rule.metric, rule.level), table.name)
 
-    rows: list[pl.DataFrame] = []
+    rows: list[tuple[Rule, pl.DataFrame]] = []
     bad: list[pl.DataFrame] = [pl.DataFrame(schema=QUARANTINE_SCHEMA)]
+    original = samples
+    if not samples.unique_points:
+        samples, repeats = _split_repeats(samples)
+        bad.append(repeats)
     used: list[pl.Series] = [pl.Series("series_id", [], dtype=pl.UInt32)]
     warmup = 0
     for table in active:
@@ -406,15 +513,14 @@ def map_samples(
                 continue
             used.append(selected["series_id"])
             r, q, w = _rule_rows(samples, selected, table, rule, period_s or table.period_s)
-            rows.append(r)
+            rows.append((rule, r))
             bad.append(q)
             warmup += w
-    canonical = _combine(rows, samples.source)
-    split = quarantine(canonical)
-    quarantined = pl.concat([*bad, split.quarantined.with_columns(pl.col("row").cast(pl.Int64))])
+    kept, late = _final_check(_combine(rows, samples.source))
+    quarantined = pl.concat([*bad, late])
 
     # Account for every input sample: mapped, ignored/unmatched, or unknown.
-    per_series = samples.points.group_by("series_id").agg(pl.len().alias("samples"))
+    per_series = original.points.group_by("series_id").agg(pl.len().alias("samples"))
     series_counts = series.select("series_id", pl.col(NAME).alias("name")).join(per_series, on="series_id", how="left").with_columns(
         pl.col("samples").fill_null(0)
     )
@@ -439,7 +545,7 @@ def map_samples(
         ~is_mapped & ~pl.col("name").is_in(ignored_names) & ~pl.col("name").is_in(sorted(rule_names)),
         pl.lit("no mapping table knows the name"),
     )
-    samples_in = samples.points.height
+    samples_in = original.points.height
     mapped_samples = int(series_counts.filter(is_mapped)["samples"].sum())
     counts = {
         "samples_in": samples_in,
@@ -447,14 +553,15 @@ def map_samples(
         "samples_ignored": int(ignored["samples"].sum()),
         "samples_unknown": int(unknown["samples"].sum()),
         "rate_warmup": warmup,
-        "rows_out": split.kept.height,
+        "samples_repeated": samples_in - samples.points.height,
+        "rows_out": kept.height,
         "rows_quarantined": quarantined.height,
         "lines_rejected": samples.rejected.height,
     }
     if unknown.height:
         logger.info("%d exporter names not mapped by any table: %s", unknown.height, unknown["name"].head(10).to_list())
     return MappingResult(
-        frame=split.kept,
+        frame=kept,
         quarantined=quarantined,
         unknown=unknown,
         ignored=ignored,

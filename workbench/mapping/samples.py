@@ -62,6 +62,9 @@ class SampleSet:
     source : str
         Provenance written into the canonical ``source`` column, e.g.
         ``prometheus:prod`` or ``file:scrape.prom``.
+    unique_points : bool
+        True when the source guarantees one sample per ``(series_id, ts)``
+        (Prometheus range pulls); otherwise the mapping checks for repeats.
     rated_names : frozenset of str
         Exporter names whose values the source already turned into per-second
         rates (PromQL ``rate()``); the mapping uses them as they are.
@@ -74,6 +77,7 @@ class SampleSet:
     points: pl.DataFrame
     source: str
     rated_names: frozenset[str] = frozenset()
+    unique_points: bool = False
     rejected: pl.DataFrame = field(default_factory=lambda: empty_rejected())
 
     def __post_init__(self) -> None:

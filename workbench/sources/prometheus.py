@@ -674,7 +674,14 @@ def _assemble(parsed: list[_Parsed], *, source: str, rated_names: frozenset[str]
     if overlap:
         points = points.unique(["series_id", "ts"], keep="first", maintain_order=True)
     rejected_frame = pl.DataFrame(rejected, schema=empty_rejected().schema) if rejected else empty_rejected()
-    return SampleSet(series=series, points=points, source=source, rated_names=rated_names, rejected=rejected_frame)
+    return SampleSet(
+        series=series,
+        points=points,
+        source=source,
+        rated_names=rated_names,
+        rejected=rejected_frame,
+        unique_points=True,
+    )
 
 
 def ingest_prometheus(
