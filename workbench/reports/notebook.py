@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ class SourceData:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN or infinity
     if isinstance(value, pl.LazyFrame):
         value = value.collect()
     if isinstance(value, pl.DataFrame):
@@ -48,7 +51,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return value.item()
+        return _jsonable(value.item())
     return value
 
 
@@ -95,6 +98,8 @@ def setup_notebook() -> None:
     pl.Config.set_tbl_rows(20)
     pl.Config.set_fmt_str_lengths(80)
     pl.Config.set_tbl_width_chars(160)
+    pl.Config.set_tbl_hide_dataframe_shape(True)
+    pl.Config.set_tbl_hide_column_data_types(True)
 
 
 def _parse_time(value: dt.datetime | str | None, parameter: str) -> dt.datetime | None:
@@ -109,7 +114,7 @@ def _parse_time(value: dt.datetime | str | None, parameter: str) -> dt.datetime 
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-_SOURCE_FORMS = "'sim:<scenario>[:<seed>]', 'store:<dataset>', 'file:<path>' or 'prometheus:<url>'"
+_SOURCE_FORMS = "'sim:<scenario>[:<seed>]', 'store:<dataset>', 'file:<path>', 'nab:<folder>/<file>.csv' or 'prometheus:<url>'"
 
 
 def load_source(
@@ -120,6 +125,7 @@ def load_source(
     end: dt.datetime | str | None = None,
     provider: str | None = None,
     cluster: str | None = None,
+    level: str | None = None,
     entity: str | None = None,
 ) -> SourceData:
     """Resolve a notebook's ``source`` parameter into canonical frames.
@@ -129,12 +135,13 @@ def load_source(
     source : str
         ``sim:<scenario>[:<seed>]`` (simulate ``days`` from ``start``), ``store:<dataset>``
         (the Parquet store), ``file:<path>`` (a canonical Parquet/CSV file) or
-        ``prometheus:<url>`` (pull the last ``days`` up to ``end`` or now).
+        ``nab:<folder>/<file>.csv`` (a bundled real NAB series) or ``prometheus:<url>`` (pull the
+        last ``days`` up to ``end`` or now).
     days : float
         Length of a simulation or of a Prometheus pull.
     start, end : datetime or ISO string, optional
         Time range to keep (and the simulation start).
-    provider, cluster, entity : str, optional
+    provider, cluster, level, entity : str, optional
         Keep only these rows (``None`` or ``""`` keeps all).
 
     Returns
@@ -168,6 +175,14 @@ def load_source(
         from workbench.frames import read_frame_file
 
         frame, label = read_frame_file(rest), f"file:{Path(rest).name}"
+    elif kind == "nab" and rest:
+        from workbench.config import settings
+        from workbench.sources.files import read_nab_csv
+
+        nab_file = settings().real_data_dir / "nab" / "data" / rest
+        if not nab_file.is_file():
+            raise ParameterError("source", allowed="nab:<folder>/<file>.csv under data/real/nab/data", received=source)
+        frame, label = read_nab_csv(nab_file).frame, f"nab:{rest}"
     elif kind == "prometheus" and rest:
         from workbench.sources.prometheus import PrometheusSource
 
@@ -182,7 +197,7 @@ def load_source(
 
         incidents = empty_incidents()
     filters = [pl.col(c).cast(pl.String) == v for c, v in
-               (("provider", provider), ("cluster", cluster), ("entity", entity)) if v]
+               (("provider", provider), ("cluster", cluster), ("level", level), ("entity", entity)) if v]
     if t0 is not None:
         filters.append(pl.col("ts") >= t0)
     if t1 is not None:
@@ -190,7 +205,7 @@ def load_source(
     if filters:
         frame = frame.filter(*filters)
     if frame.is_empty():
-        chosen = {k: v for k, v in {"provider": provider, "cluster": cluster, "entity": entity,
+        chosen = {k: v for k, v in {"provider": provider, "cluster": cluster, "level": level, "entity": entity,
                                     "start": start, "end": end}.items() if v}
         raise ParameterError(next(iter(chosen), "source"), allowed=f"filters that match rows of {label}",
                              received=chosen or source)

@@ -320,7 +320,9 @@ def run_report(
     given = dict(parameters or {})
     if source is not None:
         given["source"] = source
-    values = _coerce(name, given, report_parameters(name, notebooks_dir))
+    declared = report_parameters(name, notebooks_dir)
+    values = _coerce(name, given, declared)
+    effective = {**{k: v["default"] for k, v in declared.items()}, **values}
     root = resolve_reports_dir(reports_dir)
     started = dt.datetime.now(dt.UTC)
     run_dir = _new_run_dir(root / name, started)
@@ -347,7 +349,7 @@ def run_report(
     status = "failed" if error else "ok"
     record = {
         "name": name, "run_id": run_dir.name, "status": status, "started": started.isoformat(),
-        "seconds": round(seconds, 3), "source": str(values.get("source", "")),
+        "seconds": round(seconds, 3), "source": str(effective.get("source") or ""),
         "parameters": values, "findings": len(findings),
         "error": f"{error['ename']}: {error['evalue']} (cell {error['cell_index']})" if error else None,
         "html": str(out_html.relative_to(root)) if html else None,
