@@ -38,32 +38,33 @@ def blocks_to_frame(blocks: Sequence[Block], ts_ms: NDArray[np.int64], *, source
     blocks = [b for b in blocks if b.values.shape[0] > 0]
     if not blocks:
         return empty_canonical()
-    steps = ts_ms.size
-    values = np.concatenate([b.values for b in blocks], axis=0)
-    n_series = values.shape[0]
+    counts = [len(b.entities) for b in blocks]
     series = pl.DataFrame(
         {
-            "provider": np.repeat([b.provider for b in blocks], [len(b.entities) for b in blocks]),
-            "cluster": np.repeat([b.cluster for b in blocks], [len(b.entities) for b in blocks]),
-            "level": np.repeat([b.level for b in blocks], [len(b.entities) for b in blocks]),
-            "entity": np.concatenate([np.asarray(b.entities, dtype=object) for b in blocks]),
-            "metric": np.repeat([b.metric for b in blocks], [len(b.entities) for b in blocks]),
+            "provider": np.repeat([b.provider for b in blocks], counts),
+            "cluster": np.repeat([b.cluster for b in blocks], counts),
+            "level": np.repeat([b.level for b in blocks], counts),
+            "entity": [e for b in blocks for e in b.entities],
+            "metric": np.repeat([b.metric for b in blocks], counts),
         },
         schema={"provider": CANONICAL_SCHEMA["provider"], "cluster": pl.String, "level": CANONICAL_SCHEMA["level"],
                 "entity": pl.String, "metric": pl.String},
     )
+    # the value arrays are handed to Polars without copying (one chunk per block)
+    flats = [np.ascontiguousarray(b.values, dtype=np.float64).ravel() for b in blocks]
+    has_nan = any(bool(np.isnan(f).any()) for f in flats)
+    values = pl.concat([pl.Series("value", f) for f in flats], rechunk=False)
     times = pl.DataFrame({"ts": pl.Series("ts", ts_ms).cast(pl.Datetime("ms", "UTC"))})
     # a lazy cross join lays out series x time in series-major order without a Python loop
     # and lets Polars build the repeated key columns in parallel
     frame = (
         series.lazy()
         .join(times.lazy(), how="cross", maintain_order="left_right")
-        .with_columns(pl.Series("value", values.ravel(), dtype=pl.Float64), pl.lit(source, dtype=pl.String).alias("source"))
-        .filter(pl.col("value").is_not_nan())
-        .collect()
+        .with_columns(values, pl.lit(source, dtype=pl.String).alias("source"))
     )
-    del steps
-    return frame.select(list(CANONICAL_SCHEMA))
+    if has_nan:
+        frame = frame.filter(pl.col("value").is_not_nan())
+    return frame.select(list(CANONICAL_SCHEMA)).collect()
 
 
 def _nan_where(values: F64, missing: NDArray[np.bool_]) -> F64:
@@ -125,8 +126,7 @@ def kafka_blocks(model: object) -> list[Block]:
         pair_entities = [f"{groups[g].name}/{topic_names[t]}" for g, t in pair_keys]
         by_pair = onehot(pair_of, len(pair_keys))
         add("consumer_group", "consumer_lag_messages", pair_entities, by_pair @ model.lag)
-        lag_s_max = np.full((len(pair_keys), T), 0.0)
-        np.maximum.at(lag_s_max, pair_of, model.lag_seconds)
+        lag_s_max = np.stack([model.lag_seconds[pair_of == i].max(axis=0) for i in range(len(pair_keys))])
         add("consumer_group", "consumer_lag_seconds", pair_entities, lag_s_max)
         add("consumer_group", "messages_out_per_s", pair_entities, by_pair @ consumed_rate)
         add("consumer_group", "consumers", pair_entities, model.members[[g for g, _ in pair_keys]])
@@ -138,7 +138,7 @@ def kafka_blocks(model: object) -> list[Block]:
     add("topic", "bytes_in_per_s", topic_names, by_topic @ bytes_in)
     fetch_bytes = np.zeros_like(in_rate)
     if model.gp_group.size:
-        np.add.at(fetch_bytes, model.gp_partition, consumed_rate * msg_bytes[model.gp_partition])
+        fetch_bytes = onehot(model.gp_partition, in_rate.shape[0]) @ (consumed_rate * msg_bytes[model.gp_partition])
     add("topic", "bytes_out_per_s", topic_names, by_topic @ fetch_bytes)
     add("topic", "partitions", topic_names, np.repeat(np.array([[t.partitions] for t in topics], dtype=np.float64), T, axis=1))
     add("topic", "under_replicated_partitions", topic_names, by_topic @ urp)

@@ -166,31 +166,29 @@ def time_at_count(cumulative: F64, query: F64, times: F64, rows: NDArray[np.intp
     m, steps = cumulative.shape
     if rows is None:
         rows = np.arange(m)
-    low = cumulative.min()
+    low = float(cumulative.min())
     span = float(cumulative.max() - low) + float(np.abs(query).max()) + 10.0
-    shifted = (cumulative - low) + (np.arange(m) * span).reshape(-1, 1)
-    flat = shifted.ravel()
-    q = (query - low) + (rows * span).reshape(-1, 1)
-    idx = np.searchsorted(flat, q.ravel(), side="left").reshape(query.shape)
+    shifted = ((cumulative - low) + (np.arange(m) * span).reshape(-1, 1)).ravel()
     row_start = (rows * steps).reshape(-1, 1)
-    local = idx - row_start  # position within the row: 0..steps
-    hi = np.clip(local, 1, steps - 1)
-    lo = hi - 1
-    c_hi = cumulative[rows.reshape(-1, 1), hi]
-    c_lo = cumulative[rows.reshape(-1, 1), lo]
-    t_hi = times[hi]
-    t_lo = times[lo]
-    denom = np.where(c_hi > c_lo, c_hi - c_lo, 1.0)
-    frac = (query - c_lo) / denom
-    # plateau (no production between samples): the count was reached at the earlier sample
-    frac = np.where(c_hi > c_lo, frac, 0.0)
+    q = (query - low) + (rows * span).reshape(-1, 1)
+    idx = np.searchsorted(shifted, q.ravel(), side="left").reshape(query.shape)
+    hi = np.clip(idx, row_start + 1, row_start + steps - 1)
+    c_hi = shifted[hi]
+    c_lo = shifted[hi - 1]
+    local = hi - row_start
+    t_hi = times[local]
+    t_lo = times[local - 1]
+    rising = c_hi > c_lo
+    # on a plateau (no production between samples) the count was reached at the earlier sample
+    frac = np.where(rising, (q - c_lo) / np.where(rising, c_hi - c_lo, 1.0), 0.0)
     result = t_lo + frac * (t_hi - t_lo)
-    # exactly at the first sample or before it: extrapolate with the first step's rate
-    first_rate = np.maximum(cumulative[rows, 1] - cumulative[rows, 0], 1e-9) / max(times[1] - times[0], 1e-9)
-    before = query < cumulative[rows, :1]
+    # at or before the first sample: extrapolate with the first step's rate
+    first = shifted[row_start[:, 0]].reshape(-1, 1)
+    before = q < first
     if before.any():
-        extrap = times[0] - (cumulative[rows, :1] - query) / first_rate.reshape(-1, 1)
-        result = np.where(before, extrap, result)
+        second = shifted[row_start[:, 0] + 1].reshape(-1, 1)
+        first_rate = np.maximum(second - first, 1e-9) / max(times[1] - times[0], 1e-9)
+        result = np.where(before, times[0] - (first - q) / first_rate, result)
     return result
 
 

@@ -33,7 +33,7 @@ import polars as pl
 from numpy.typing import NDArray
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, UnknownMetricFamily
 
-from workbench.sources.simulator.core import F64, NativeBlock, group_sum
+from workbench.sources.simulator.core import F64, NativeBlock, group_sum, onehot
 from workbench.sources.simulator.kafka import KafkaModel
 from workbench.sources.simulator.rabbitmq import RabbitModel, node_name
 from workbench.sources.simulator.sqs import SqsModel
@@ -108,11 +108,10 @@ def kafka_native_blocks(model: KafkaModel) -> list[NativeBlock]:
         pair = {k: i for i, k in enumerate(keys)}
         pair_of = np.array([pair[(int(g), int(model.topic_of[p]))] for g, p in zip(model.gp_group, model.gp_partition, strict=True)])
         sum_labels = {"consumergroup": [groups[g] for g, _ in keys], "topic": [topics[t] for _, t in keys]}
-        summed = np.zeros((len(keys), T))
-        np.add.at(summed, pair_of, model.committed)
+        by_pair = onehot(pair_of, len(keys))
+        summed = by_pair @ model.committed
         ke("kafka_consumergroup_current_offset_sum", "Current Offset of a ConsumerGroup at Topic for all partitions", sum_labels, summed)
-        lag_sum = np.zeros((len(keys), T))
-        np.add.at(lag_sum, pair_of, model.lag)
+        lag_sum = by_pair @ model.lag
         ke("kafka_consumergroup_lag_sum", "Current Approximate Lag of a ConsumerGroup at Topic for all partitions", sum_labels, lag_sum)
         ke("kafka_consumergroup_members", "Amount of members in a consumer group", {"consumergroup": groups}, model.members)
         lag_labels = {
@@ -127,9 +126,7 @@ def kafka_native_blocks(model: KafkaModel) -> list[NativeBlock]:
     # JMX exporter with Strimzi rules, one scrape target per broker
     leader = model.leader.astype(np.int64)
     msg_bytes = np.array([t.load.message_bytes for t in spec.topics])[model.topic_of].reshape(-1, 1)
-    fetched = np.zeros((n_part, T))
-    if model.gp_group.size:
-        np.add.at(fetched, model.gp_partition, model.consumed)
+    fetched = onehot(model.gp_partition, n_part) @ model.consumed if model.gp_group.size else np.zeros((n_part, T))
     per_broker_topic_in = np.zeros((n_brokers * len(topics), T))
     per_broker_topic_bytes = np.zeros_like(per_broker_topic_in)
     per_broker_topic_out = np.zeros_like(per_broker_topic_in)
