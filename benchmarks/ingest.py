@@ -142,6 +142,7 @@ def start_prometheus(workdir: Path, data_dir: Path) -> tuple[subprocess.Popen[by
 
 def wait_compaction(data_dir: Path, settle: float, limit: float = 600) -> int:
     """Wait until the block count stops changing for ``settle`` seconds."""
+
     def blocks() -> int:
         return sum(1 for p in data_dir.iterdir() if p.is_dir() and len(p.name) == 26)
 
@@ -154,14 +155,19 @@ def wait_compaction(data_dir: Path, settle: float, limit: float = 600) -> int:
     return last
 
 
-def run_workbench(url: str, start: float, end: float, max_points: int, workers: int) -> tuple[pl.DataFrame, dict[str, float]]:
+def run_workbench(
+    url: str, start: float, end: float, max_points: int, workers: int
+) -> tuple[pl.DataFrame, dict[str, float]]:
     began = time.perf_counter()
-    with PrometheusSource(url, auth=PrometheusAuth(), max_points=max_points, max_workers=workers, timeout=600) as src:
+    with PrometheusSource(
+        url, auth=PrometheusAuth(), max_points=max_points, max_workers=workers, timeout=600
+    ) as src:
         samples = src.query_range("rabbitmq_queue_messages_ready", start, end, f"{STEP}s")
     pulled = time.perf_counter()
     result = map_samples(samples, cluster="bench")
     done = time.perf_counter()
-    assert result.quarantined.height == 0 and result.unknown.height == 0
+    assert result.quarantined.height == 0
+    assert result.unknown.height == 0
     return result.frame, {"pull_s": pulled - began, "map_s": done - pulled, "total_s": done - began}
 
 
@@ -200,7 +206,9 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=None)
     parser.add_argument("--points", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2, help="parallel requests of the workbench source")
-    parser.add_argument("--chunk-points", type=int, default=2_500, help="points per series per request (<= 11,000)")
+    parser.add_argument(
+        "--chunk-points", type=int, default=2_500, help="points per series per request (<= 11,000)"
+    )
     parser.add_argument("--repeat", type=int, default=2, help="timed repetitions; the best is reported")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -218,7 +226,9 @@ def main() -> None:
     try:
         t = time.perf_counter()
         files = write_blocks(work, n_series, n_points, start)
-        print(f"wrote {len(files)} OpenMetrics block files ({total:,} samples) in {time.perf_counter() - t:.1f} s")
+        print(
+            f"wrote {len(files)} OpenMetrics block files ({total:,} samples) in {time.perf_counter() - t:.1f} s"
+        )
         seconds = backfill(files, data_dir)
         print(f"promtool backfill: {seconds:.1f} s")
         proc, url = start_prometheus(work, data_dir)
@@ -267,7 +277,10 @@ def main() -> None:
     }
     table = pl.DataFrame(
         {
-            "path": ["workbench PrometheusSource + map_samples", "prometheus-api-client MetricRangeDataFrame"],
+            "path": [
+                "workbench PrometheusSource + map_samples",
+                "prometheus-api-client MetricRangeDataFrame",
+            ],
             "seconds": [round(ours_best, 2), round(base_best, 2)],
             "samples_per_s": [figures["samples_per_s"], figures["baseline_samples_per_s"]],
         }
@@ -283,7 +296,9 @@ def main() -> None:
     import pandas
     import prometheus_api_client
 
-    prom_version = subprocess.run(["prometheus", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    prom_version = subprocess.run(["prometheus", "--version"], capture_output=True, text=True).stdout.split(
+        "\n"
+    )[0]
     result = {
         "figures": figures,
         "cpu_count": os.cpu_count(),

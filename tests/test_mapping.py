@@ -20,7 +20,7 @@ def at(seconds: float) -> dt.datetime:
     return T0 + dt.timedelta(seconds=seconds)
 
 
-def rows(result, metric: str, level: str | None = None) -> list[tuple[str, float]]:  # noqa: ANN001
+def rows(result, metric: str, level: str | None = None) -> list[tuple[str, float]]:
     frame = result.frame.filter(pl.col("metric") == metric)
     if level is not None:
         frame = frame.filter(pl.col("level") == level)
@@ -55,7 +55,11 @@ def test_every_builtin_table_loads_and_names_real_catalogue_metrics() -> None:
         ("kafka_server_brokertopicmetrics_messagesin_total", {"topic": "t"}, "jmx_kafka"),
         ("kafka_server_socket_server_metrics_connection_count", {"listener": "PLAIN"}, "strimzi_kafka"),
         ("kafka_server_brokertopicmetrics_messagesinpersec_count", {"topic": "t"}, "bitnami_kafka"),
-        ("kafka_consumergroup_group_lag", {"group": "g", "topic": "t", "partition": "0"}, "kafka_lag_exporter"),
+        (
+            "kafka_consumergroup_group_lag",
+            {"group": "g", "topic": "t", "partition": "0"},
+            "kafka_lag_exporter",
+        ),
         ("burrow_kafka_consumer_partition_lag", {"cluster": "c", "consumer_group": "g"}, "burrow"),
         ("rabbitmq_queue_messages_ready", {"vhost": "/", "queue": "q"}, "rabbitmq_per_object"),
         ("rabbitmq_global_messages_received_total", {"protocol": "amqp091"}, "rabbitmq_aggregated"),
@@ -72,7 +76,10 @@ def test_aggregated_rabbitmq_is_not_mistaken_for_per_object() -> None:
     s = SampleSet.from_records([("rabbitmq_queue_messages_ready", {}, T0, 130.0)], source="test")
     assert [d.table for d in detect_exporters(s)] == []
     s2 = SampleSet.from_records(
-        [("rabbitmq_queue_messages_ready", {}, T0, 130.0), ("rabbitmq_global_messages_received_total", {}, T0, 1.0)],
+        [
+            ("rabbitmq_queue_messages_ready", {}, T0, 130.0),
+            ("rabbitmq_global_messages_received_total", {}, T0, 1.0),
+        ],
         source="test",
     )
     result = map_samples(s2)
@@ -85,7 +92,13 @@ def test_counter_reset_follows_promql_rate_per_raw_series_then_sums() -> None:
     recs = []
     for ch, values in (("<0.1.0>", [100, 160, 5, 65]), ("<0.2.0>", [0, 60, 120, 180])):
         for i, v in enumerate(values):
-            labels = {"channel": ch, "queue_vhost": "/", "queue": "orders", "exchange_vhost": "/", "exchange": ""}
+            labels = {
+                "channel": ch,
+                "queue_vhost": "/",
+                "queue": "orders",
+                "exchange_vhost": "/",
+                "exchange": "",
+            }
             recs.append(("rabbitmq_queue_messages_published_total", labels, at(60 * i), float(v)))
     recs.append(("rabbitmq_queue_messages_ready", {"vhost": "/", "queue": "orders"}, T0, 1.0))
     result = map_samples(SampleSet.from_records(recs, source="test"))
@@ -97,7 +110,10 @@ def test_counter_reset_follows_promql_rate_per_raw_series_then_sums() -> None:
 
 def test_offset_reset_interval_is_dropped_not_counted() -> None:
     lab = {"topic": "orders", "partition": "0"}
-    recs = [("kafka_topic_partition_current_offset", lab, at(60 * i), v) for i, v in enumerate([0, 600, 1200, 50, 650])]
+    recs = [
+        ("kafka_topic_partition_current_offset", lab, at(60 * i), v)
+        for i, v in enumerate([0, 600, 1200, 50, 650])
+    ]
     result = map_samples(SampleSet.from_records(recs, source="test"))
     rates = result.frame.filter((pl.col("metric") == "messages_in_per_s") & (pl.col("level") == "partition"))
     assert sorted(rates["value"].to_list()) == [10.0, 10.0, 10.0]
@@ -107,10 +123,33 @@ def test_offset_reset_interval_is_dropped_not_counted() -> None:
 def test_broker_topic_metrics_never_double_count_the_all_topics_series() -> None:
     recs = []
     for i in range(3):
-        recs.append(("kafka_server_brokertopicmetrics_messagesin_total", {"topic": "a", "instance": "b1"}, at(10 * i), 10.0 * i))
-        recs.append(("kafka_server_brokertopicmetrics_messagesin_total", {"topic": "b", "instance": "b1"}, at(10 * i), 20.0 * i))
-        recs.append(("kafka_server_brokertopicmetrics_messagesin_total", {"instance": "b1"}, at(10 * i), 30.0 * i))
-        recs.append(("kafka_server_brokertopicmetrics_messagesin_total", {"topic": "a", "instance": "b2"}, at(10 * i), 5.0 * i))
+        recs.append(
+            (
+                "kafka_server_brokertopicmetrics_messagesin_total",
+                {"topic": "a", "instance": "b1"},
+                at(10 * i),
+                10.0 * i,
+            )
+        )
+        recs.append(
+            (
+                "kafka_server_brokertopicmetrics_messagesin_total",
+                {"topic": "b", "instance": "b1"},
+                at(10 * i),
+                20.0 * i,
+            )
+        )
+        recs.append(
+            ("kafka_server_brokertopicmetrics_messagesin_total", {"instance": "b1"}, at(10 * i), 30.0 * i)
+        )
+        recs.append(
+            (
+                "kafka_server_brokertopicmetrics_messagesin_total",
+                {"topic": "a", "instance": "b2"},
+                at(10 * i),
+                5.0 * i,
+            )
+        )
     result = map_samples(SampleSet.from_records(recs, source="test"), cluster="c")
     topic = result.frame.filter((pl.col("metric") == "messages_in_per_s") & (pl.col("level") == "topic"))
     assert sorted(set(topic.select("entity", "value").iter_rows())) == [("a", 1.5), ("b", 2.0)]
@@ -120,10 +159,35 @@ def test_broker_topic_metrics_never_double_count_the_all_topics_series() -> None
 
 def test_strimzi_claims_shared_names_over_the_generic_jmx_rules() -> None:
     recs = [
-        ("kafka_server_brokertopicmetrics_messagesin_total", {"topic": "a", "strimzi_io_cluster": "prod", "kubernetes_pod_name": "prod-kafka-0"}, at(0), 0.0),
-        ("kafka_server_brokertopicmetrics_messagesin_total", {"topic": "a", "strimzi_io_cluster": "prod", "kubernetes_pod_name": "prod-kafka-0"}, at(10), 100.0),
-        ("kafka_server_socket_server_metrics_connection_count", {"listener": "PLAIN", "networkProcessor": "1", "strimzi_io_cluster": "prod", "kubernetes_pod_name": "prod-kafka-0"}, at(10), 7.0),
-        ("kafka_server_replicamanager_underreplicatedpartitions", {"strimzi_io_cluster": "prod", "kubernetes_pod_name": "prod-kafka-0"}, at(10), 0.0),
+        (
+            "kafka_server_brokertopicmetrics_messagesin_total",
+            {"topic": "a", "strimzi_io_cluster": "prod", "kubernetes_pod_name": "prod-kafka-0"},
+            at(0),
+            0.0,
+        ),
+        (
+            "kafka_server_brokertopicmetrics_messagesin_total",
+            {"topic": "a", "strimzi_io_cluster": "prod", "kubernetes_pod_name": "prod-kafka-0"},
+            at(10),
+            100.0,
+        ),
+        (
+            "kafka_server_socket_server_metrics_connection_count",
+            {
+                "listener": "PLAIN",
+                "networkProcessor": "1",
+                "strimzi_io_cluster": "prod",
+                "kubernetes_pod_name": "prod-kafka-0",
+            },
+            at(10),
+            7.0,
+        ),
+        (
+            "kafka_server_replicamanager_underreplicatedpartitions",
+            {"strimzi_io_cluster": "prod", "kubernetes_pod_name": "prod-kafka-0"},
+            at(10),
+            0.0,
+        ),
     ]
     result = map_samples(SampleSet.from_records(recs, source="test"))
     assert result.exporters[0] == "strimzi_kafka"
@@ -135,7 +199,12 @@ def test_strimzi_claims_shared_names_over_the_generic_jmx_rules() -> None:
 
 def test_scraped_replicas_of_kafka_exporter_are_averaged_not_summed() -> None:
     recs = [
-        ("kafka_consumergroup_lag", {"consumergroup": "g", "topic": "t", "partition": "0", "instance": inst}, T0, 40.0)
+        (
+            "kafka_consumergroup_lag",
+            {"consumergroup": "g", "topic": "t", "partition": "0", "instance": inst},
+            T0,
+            40.0,
+        )
         for inst in ("exp-a:9308", "exp-b:9308")
     ]
     result = map_samples(SampleSet.from_records(recs, source="test"), cluster="c")
@@ -157,7 +226,12 @@ def test_finer_family_wins_over_its_sum() -> None:
 
 
 def test_yace_per_period_values_are_divided_by_the_period() -> None:
-    lab = {"dimension_QueueName": "orders", "account_id": "123", "region": "eu-west-1", "name": "arn:aws:sqs:eu-west-1:123:orders"}
+    lab = {
+        "dimension_QueueName": "orders",
+        "account_id": "123",
+        "region": "eu-west-1",
+        "name": "arn:aws:sqs:eu-west-1:123:orders",
+    }
     recs = [
         ("aws_sqs_number_of_messages_sent_sum", lab, T0, 600.0),
         ("aws_sqs_approximate_number_of_messages_visible_average", lab, T0, 42.0),
@@ -174,7 +248,8 @@ def test_yace_per_period_values_are_divided_by_the_period() -> None:
 def test_head_message_timestamp_in_seconds_becomes_an_age() -> None:
     head = T0.timestamp() - 42
     s = SampleSet.from_records(
-        [("rabbitmq_queue_head_message_timestamp", {"vhost": "shop", "queue": "orders"}, T0, head)], source="test"
+        [("rabbitmq_queue_head_message_timestamp", {"vhost": "shop", "queue": "orders"}, T0, head)],
+        source="test",
     )
     assert rows(map_samples(s), "oldest_message_age_s") == [("shop/orders", pytest.approx(42.0))]
 
@@ -192,10 +267,13 @@ def test_unknown_names_are_listed_with_counts_never_dropped_silently() -> None:
     c = result.counts
     assert c["samples_in"] == 4 == c["samples_mapped"] + c["samples_ignored"] + c["samples_unknown"]
     summary = dict(result.summary().select("outcome", "count").iter_rows())
-    assert summary["unknown samples"] == 2 and summary["ignored samples"] == 1
+    assert summary["unknown samples"] == 2
+    assert summary["ignored samples"] == 1
 
 
-def test_user_table_directory_adds_a_dialect_without_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_table_directory_adds_a_dialect_without_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "acme.yaml").write_text(
         """
 name: acme_queue_exporter
@@ -232,10 +310,14 @@ rules:
 
 def test_bad_user_tables_are_clear_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\nprovider: kafka\ndetect: [a]\nrules:\n  - {source: a, metric: nope, level: topic}\n")
+    bad.write_text(
+        "name: x\nprovider: kafka\ndetect: [a]\nrules:\n  - {source: a, metric: nope, level: topic}\n"
+    )
     with pytest.raises(ConfigError, match="not in the catalogue"):
         load_table(bad)
-    bad.write_text("name: x\nprovider: kafka\ndetect: [a]\nrules:\n  - {source: a, metric: partitions, level: queue}\n")
+    bad.write_text(
+        "name: x\nprovider: kafka\ndetect: [a]\nrules:\n  - {source: a, metric: partitions, level: queue}\n"
+    )
     with pytest.raises(ConfigError, match="not defined at level"):
         load_table(bad)
     with pytest.raises(ConfigError, match="does not exist"):
@@ -249,5 +331,20 @@ def test_concat_merges_the_same_series_across_scrapes() -> None:
     a = SampleSet.from_records([("rabbitmq_global_messages_received_total", lab, T0, 100.0)], source="s")
     b = SampleSet.from_records([("rabbitmq_global_messages_received_total", lab, at(20), 200.0)], source="s")
     merged = concat_sample_sets([a, b])
-    assert merged.series.height == 1 and merged.points.height == 2
+    assert merged.series.height == 1
+    assert merged.points.height == 2
     assert rows(map_samples(merged), "published_per_s") == [("default", 5.0)]
+
+
+def test_repeated_samples_are_quarantined_and_counted() -> None:
+    lab = {"vhost": "/", "queue": "orders"}
+    recs = [
+        ("rabbitmq_queue_messages_ready", lab, T0, 5.0),
+        ("rabbitmq_queue_messages_ready", lab, T0, 6.0),  # same series, same time
+        ("rabbitmq_queue_messages_ready", lab, at(10), 7.0),
+    ]
+    result = map_samples(SampleSet.from_records(recs, source="test"))
+    assert rows(result, "queue_depth_messages") == [("orders", 5.0), ("orders", 7.0)]
+    assert result.quarantined["reason"].to_list() == ["duplicate (series, ts)"]
+    assert result.counts["samples_repeated"] == 1
+    assert result.counts["samples_in"] == 3

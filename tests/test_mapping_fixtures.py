@@ -37,7 +37,10 @@ def raw(samples: SampleSet, name: str, **labels: str) -> list[float]:
 
 def value(frame: pl.DataFrame, metric: str, level: str, entity: str, ts: dt.datetime) -> float:
     hit = frame.filter(
-        (pl.col("metric") == metric) & (pl.col("level") == level) & (pl.col("entity") == entity) & (pl.col("ts") == ts)
+        (pl.col("metric") == metric)
+        & (pl.col("level") == level)
+        & (pl.col("entity") == entity)
+        & (pl.col("ts") == ts)
     )
     assert hit.height == 1, (metric, level, entity, hit)
     return float(hit["value"][0])
@@ -48,7 +51,8 @@ def per_object() -> pl.DataFrame:
     merged = concat_sample_sets([load("t0_metrics_per-object", T0), load("t1_metrics_per-object", T1)])
     result = map_samples(merged)
     assert sorted(result.exporters) == ["rabbitmq_aggregated", "rabbitmq_per_object"]
-    assert result.rejected.height == 0 and result.unknown.height == 0
+    assert result.rejected.height == 0
+    assert result.unknown.height == 0
     assert result.quarantined.height == 0, result.quarantined
     return result.frame
 
@@ -78,16 +82,28 @@ def test_raw_values_equal_the_readme_table() -> None:
         for name, count in (("connections", 3), ("channels", 3), ("consumers", 1), ("queues", 4)):
             assert raw(samples, f"rabbitmq_{name}") == [count]
     classic = {"queue_type": "rabbit_classic_queue"}
-    for samples, received, routed, acked, delivered, redelivered in ((t0, 256, 255, 80, 154, 44), (t1, 356, 355, 90, 164, 49)):
+    for samples, received, routed, acked, delivered, redelivered in (
+        (t0, 256, 255, 80, 154, 44),
+        (t1, 356, 355, 90, 164, 49),
+    ):
         assert raw(samples, "rabbitmq_global_messages_received_total", protocol="amqp091") == [received]
         assert raw(samples, "rabbitmq_global_messages_routed_total", protocol="amqp091") == [routed]
         assert raw(samples, "rabbitmq_global_messages_unroutable_dropped_total", protocol="amqp091") == [1]
-        assert raw(samples, "rabbitmq_global_messages_acknowledged_total", protocol="amqp091", **classic) == [acked]
-        assert raw(samples, "rabbitmq_global_messages_delivered_total", protocol="amqp091", **classic) == [delivered]
+        assert raw(samples, "rabbitmq_global_messages_acknowledged_total", protocol="amqp091", **classic) == [
+            acked
+        ]
+        assert raw(samples, "rabbitmq_global_messages_delivered_total", protocol="amqp091", **classic) == [
+            delivered
+        ]
         assert raw(
-            samples, "rabbitmq_global_messages_delivered_total", protocol="amqp091", queue_type="rabbit_quorum_queue"
+            samples,
+            "rabbitmq_global_messages_delivered_total",
+            protocol="amqp091",
+            queue_type="rabbit_quorum_queue",
         ) == [30]
-        assert raw(samples, "rabbitmq_global_messages_redelivered_total", protocol="amqp091", **classic) == [redelivered]
+        assert raw(samples, "rabbitmq_global_messages_redelivered_total", protocol="amqp091", **classic) == [
+            redelivered
+        ]
         assert raw(
             samples,
             "rabbitmq_global_messages_dead_lettered_rejected_total",
@@ -157,7 +173,7 @@ def test_detailed_endpoint_maps_queue_families() -> None:
     assert result.frame["cluster"].unique().to_list() == ["fixture-capture"]
 
 
-def test_ingest_file_writes_the_store_with_a_manifest(isolated_settings) -> None:  # noqa: ANN001
+def test_ingest_file_writes_the_store_with_a_manifest(isolated_settings) -> None:
     from workbench.sources.files import ingest_file
     from workbench.store import Store
 
@@ -171,7 +187,7 @@ def test_ingest_file_writes_the_store_with_a_manifest(isolated_settings) -> None
     assert again.stored.added == 0  # idempotent
 
 
-def test_cli_ingest_file_prints_the_quarantine_summary(isolated_settings) -> None:  # noqa: ANN001
+def test_cli_ingest_file_prints_the_quarantine_summary(isolated_settings) -> None:
     from typer.testing import CliRunner
 
     from workbench.cli import app
@@ -181,5 +197,6 @@ def test_cli_ingest_file_prints_the_quarantine_summary(isolated_settings) -> Non
         ["ingest", "file", str(DIR / f"{PREFIX}t0_metrics.prom"), "--timestamp", T0.isoformat()],
     )
     assert out.exit_code == 0, out.output
-    assert "quarantine summary" in out.output and "rows added" in out.output
+    assert "quarantine summary" in out.output
+    assert "rows added" in out.output
     assert read_metrics_file(DIR / f"{PREFIX}t0_metrics.prom", timestamp=T0).frame.height > 0

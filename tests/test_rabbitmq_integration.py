@@ -44,7 +44,9 @@ def wait_until(prom: PrometheusServer, query: str, expected: float, timeout: flo
 
 
 def list_queues(rabbitmq: RabbitMQServer) -> dict[str, tuple[int, int]]:
-    listing = rabbitmq.ctl("list_queues", "-q", "--no-table-headers", "name", "messages_ready", "messages_unacknowledged")
+    listing = rabbitmq.ctl(
+        "list_queues", "-q", "--no-table-headers", "name", "messages_ready", "messages_unacknowledged"
+    )
     out = {}
     for line in listing.strip().splitlines():
         name, ready, unacked = line.split("\t")
@@ -58,7 +60,7 @@ def publish(channel: pika.adapters.blocking_connection.BlockingChannel, queue: s
         channel.basic_publish("", queue, f"{queue}-{i}".encode(), props)
 
 
-def test_frames_equal_what_the_broker_reports(rabbitmq: RabbitMQServer, prometheus_factory) -> None:  # noqa: ANN001
+def test_frames_equal_what_the_broker_reports(rabbitmq: RabbitMQServer, prometheus_factory) -> None:
     target = f"127.0.0.1:{rabbitmq.prometheus_port}"
     prom = prometheus_factory(
         [{"job_name": "rabbitmq", "metrics_path": "/metrics", "static_configs": [{"targets": [target]}]}],
@@ -79,7 +81,7 @@ def test_frames_equal_what_the_broker_reports(rabbitmq: RabbitMQServer, promethe
         prom.wait_for_series('rabbitmq_global_messages_received_total{protocol="amqp091"}')
         time.sleep(2)
         start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=1)
-        received_before = float(instant(prom, 'sum(rabbitmq_global_messages_received_total)')[0]["value"][1])  # type: ignore[index]
+        received_before = float(instant(prom, "sum(rabbitmq_global_messages_received_total)")[0]["value"][1])  # type: ignore[index]
 
         publish(channel, ORDERS, N_ORDERS)
         publish(channel, PAYMENTS, N_PAYMENTS)
@@ -97,7 +99,9 @@ def test_frames_equal_what_the_broker_reports(rabbitmq: RabbitMQServer, promethe
         wait_until(prom, f'rabbitmq_queue_messages_ready{{queue="{ORDERS}"}}', ready_orders)
         wait_until(prom, f'rabbitmq_queue_messages_unacked{{queue="{ORDERS}"}}', HELD)
         wait_until(prom, f'rabbitmq_queue_messages_ready{{queue="{PAYMENTS}"}}', N_PAYMENTS)
-        wait_until(prom, "sum(rabbitmq_global_messages_received_total)", received_before + N_ORDERS + N_PAYMENTS)
+        wait_until(
+            prom, "sum(rabbitmq_global_messages_received_total)", received_before + N_ORDERS + N_PAYMENTS
+        )
         time.sleep(2)
         end = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -132,12 +136,18 @@ def test_frames_equal_what_the_broker_reports(rabbitmq: RabbitMQServer, promethe
     steps = published["ts"].diff().dt.total_seconds().drop_nulls().unique().to_list()
     assert steps == [1]
     assert published["value"].sum() == pytest.approx(N_ORDERS + N_PAYMENTS)
-    assert frame.filter(pl.col("metric") == "acked_per_s").filter(pl.col("level") == "node")["value"].sum() == pytest.approx(CONSUMED)
+    assert frame.filter(pl.col("metric") == "acked_per_s").filter(pl.col("level") == "node")[
+        "value"
+    ].sum() == pytest.approx(CONSUMED)
 
     # The raw per-queue counter pulled from Prometheus holds exactly what was published.
-    series = samples.series.filter((pl.col(NAME) == "rabbitmq_queue_messages_published_total") & (pl.col("queue") == ORDERS))
+    series = samples.series.filter(
+        (pl.col(NAME) == "rabbitmq_queue_messages_published_total") & (pl.col("queue") == ORDERS)
+    )
     published_orders = (
-        samples.points.join(series.select("series_id"), on="series_id").group_by("series_id").agg(pl.col("value").max())
+        samples.points.join(series.select("series_id"), on="series_id")
+        .group_by("series_id")
+        .agg(pl.col("value").max())
     )
     assert published_orders["value"].sum() == N_ORDERS
 

@@ -8,6 +8,7 @@ queue depths, every 15 s for 6 hours.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import time
 from pathlib import Path
@@ -90,8 +91,9 @@ def test_split_range_is_half_open_and_covers_every_grid_point() -> None:
     chunks = split_range(0, 25_000 * 15, 15)
     assert len(chunks) == 3
     points = [int((b - a) / 15) + 1 for a, b in chunks]
-    assert all(p <= 11_000 for p in points) and sum(points) == 25_001
-    assert all(nxt[0] - cur[1] == 15 for cur, nxt in zip(chunks, chunks[1:], strict=False))
+    assert all(p <= 11_000 for p in points)
+    assert sum(points) == 25_001
+    assert all(nxt[0] - cur[1] == 15 for cur, nxt in itertools.pairwise(chunks))
 
 
 def test_pulled_values_equal_the_backfilled_ground_truth(backfilled: PrometheusServer) -> None:
@@ -114,7 +116,8 @@ def test_a_pull_beyond_11000_points_is_split_where_a_single_query_fails(backfill
         params={"query": "rabbitmq_queue_messages_ready", "start": start, "end": end, "step": 1},
         timeout=30,
     )
-    assert single.status_code == 400 and "11,000" in single.text
+    assert single.status_code == 400
+    assert "11,000" in single.text
     with source(backfilled) as src:
         samples = src.query_range("rabbitmq_queue_messages_ready", start, end, "1s")
     per_series = samples.points.group_by("series_id").len()["len"].to_list()
@@ -132,7 +135,8 @@ def test_ingest_maps_rates_resets_and_sentinels(backfilled: PrometheusServer) ->
     assert p1.height == POINTS - 2
     assert set(p1["value"].round(9).to_list()) == {9 / 15, 3 / 15}
     published = frame.filter(pl.col("metric") == "published_per_s")
-    assert published.height == POINTS - 1 and set(published["value"].to_list()) == {2.0}  # restart handled
+    assert published.height == POINTS - 1  # restart handled
+    assert set(published["value"].to_list()) == {2.0}
     assert published["entity"].unique().to_list() == ["r1:15692"]
     lag = result.quarantined.filter(pl.col("reason") == "sentinel -1 (unknown)")
     assert lag.height == 2 * math.ceil(POINTS / 100)  # partition and group rows
@@ -145,7 +149,9 @@ def test_promql_rates_agree_with_our_rates(backfilled: PrometheusServer) -> None
     window_start = START + 3600
     with source(backfilled) as src:
         ours = src.ingest(window_start, END, "60s", provider="rabbitmq")
-        theirs = src.ingest(window_start, END, "60s", provider="rabbitmq", counters="promql", rate_window="2m")
+        theirs = src.ingest(
+            window_start, END, "60s", provider="rabbitmq", counters="promql", rate_window="2m"
+        )
     mine = ours.frame.filter(pl.col("metric") == "published_per_s")
     prom = theirs.frame.filter(pl.col("metric") == "published_per_s")
     both = mine.join(prom, on="ts", suffix="_prom")
@@ -175,7 +181,9 @@ def test_metric_names_come_through_prometheus_api_client(backfilled: PrometheusS
     assert "kafka_consumergroup_lag" in names
 
 
-def test_cli_ingest_prometheus_writes_a_dataset(backfilled: PrometheusServer, isolated_settings: Path) -> None:
+def test_cli_ingest_prometheus_writes_a_dataset(
+    backfilled: PrometheusServer, isolated_settings: Path
+) -> None:
     from typer.testing import CliRunner
 
     from workbench.cli import app
@@ -184,13 +192,27 @@ def test_cli_ingest_prometheus_writes_a_dataset(backfilled: PrometheusServer, is
     since = f"{int(time.time()) - START + 60}s"
     out = CliRunner().invoke(
         app,
-        ["ingest", "prometheus", "--url", backfilled.url, "--since", since, "--step", "60s", "--provider", "kafka",
-         "--dataset", "prom-test"],
+        [
+            "ingest",
+            "prometheus",
+            "--url",
+            backfilled.url,
+            "--since",
+            since,
+            "--step",
+            "60s",
+            "--provider",
+            "kafka",
+            "--dataset",
+            "prom-test",
+        ],
     )
     assert out.exit_code == 0, out.output
-    assert "quarantine summary" in out.output and "sentinel -1" in out.output
+    assert "quarantine summary" in out.output
+    assert "sentinel -1" in out.output
     stored = Store().scan("prom-test").collect()
-    assert stored.height > 0 and set(stored["provider"].cast(pl.String).unique()) == {"kafka"}
+    assert stored.height > 0
+    assert set(stored["provider"].cast(pl.String).unique()) == {"kafka"}
     manifest = Store().manifest("prom-test")
     assert manifest.parameters["exporters"] == ["kafka_exporter"]
 
@@ -202,12 +224,24 @@ def test_cli_reports_an_unreachable_server_in_one_line(isolated_settings: Path) 
     from tests.services import free_port
 
     done = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "ingest", "prometheus", "--url", f"http://127.0.0.1:{free_port()}",
-         "--since", "1h", "--timeout", "2"],
+        [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "ingest",
+            "prometheus",
+            "--url",
+            f"http://127.0.0.1:{free_port()}",
+            "--since",
+            "1h",
+            "--timeout",
+            "2",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert done.returncode == 1
-    assert "cannot reach Prometheus" in done.stderr and "Traceback" not in done.stderr
+    assert "cannot reach Prometheus" in done.stderr
+    assert "Traceback" not in done.stderr

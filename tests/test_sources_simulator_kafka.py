@@ -37,7 +37,9 @@ def fleet() -> LiveFleet:
     return LiveFleet("default", seed=3, history="3h", horizon="30m", speed=float("inf"))
 
 
-def test_backfilled_simulator_history_comes_back_complete_and_equal(fleet, prometheus_factory, tmp_path) -> None:  # noqa: ANN001
+def test_backfilled_simulator_history_comes_back_complete_and_equal(
+    fleet, prometheus_factory, tmp_path
+) -> None:
     paths = fleet.write_history(tmp_path / "history")
     prom = prometheus_factory(backfill=list(paths))
     ts_ms = fleet.result.calendar.ts_ms[: fleet.now_index]
@@ -66,7 +68,9 @@ def test_backfilled_simulator_history_comes_back_complete_and_equal(fleet, prome
     )
     missing = joined.filter(pl.col("pulled").is_null())
     assert missing.height == 0, missing.head()
-    close = (pl.col("pulled") - pl.col("value")).abs() <= TOLERANCE * pl.max_horizontal(pl.col("value").abs(), pl.lit(1.0))
+    close = (pl.col("pulled") - pl.col("value")).abs() <= TOLERANCE * pl.max_horizontal(
+        pl.col("value").abs(), pl.lit(1.0)
+    )
     share = joined.select(close.mean()).item()
     assert share >= 0.999, f"only {share:.4%} of {joined.height} samples equal"
     assert joined.height > 10_000
@@ -75,7 +79,8 @@ def test_backfilled_simulator_history_comes_back_complete_and_equal(fleet, prome
     result = map_samples(samples, provider="kafka")
     assert "kafka_exporter" in result.exporters
     sim = fleet.result.frame.filter(
-        (pl.col("provider") == "kafka") & (pl.col("ts") <= pl.lit(int(ts_ms[-1])).cast(pl.Datetime("ms", "UTC")))
+        (pl.col("provider") == "kafka")
+        & (pl.col("ts") <= pl.lit(int(ts_ms[-1])).cast(pl.Datetime("ms", "UTC")))
     )
     for metric, level in (
         ("consumer_lag_messages", "partition"),
@@ -94,12 +99,15 @@ def test_backfilled_simulator_history_comes_back_complete_and_equal(fleet, prome
         else:
             assert present.height == both.height, (metric, both.filter(pl.col("value_wb").is_null()).head())
         agree = present.select(
-            ((pl.col("value_wb") - pl.col("value")).abs() <= 1e-6 * pl.max_horizontal(pl.col("value").abs(), pl.lit(1.0))).mean()
+            (
+                (pl.col("value_wb") - pl.col("value")).abs()
+                <= 1e-6 * pl.max_horizontal(pl.col("value").abs(), pl.lit(1.0))
+            ).mean()
         ).item()
         assert agree >= 0.999, (metric, agree)
 
 
-def test_live_served_fleet_scraped_by_prometheus_equals_the_simulator(prometheus_factory) -> None:  # noqa: ANN001
+def test_live_served_fleet_scraped_by_prometheus_equals_the_simulator(prometheus_factory) -> None:
     fleet = LiveFleet("default", seed=5, history="30m", horizon="2h", speed=60.0)
     host, port = fleet.serve("127.0.0.1", free_port())
     try:
@@ -115,14 +123,22 @@ def test_live_served_fleet_scraped_by_prometheus_equals_the_simulator(prometheus
     finally:
         fleet.shutdown()
     frame = samples.points.join(samples.series, on="series_id")
-    ticks = frame.filter(pl.col(NAME) == "workbench_sim_tick").select("ts", pl.col("value").cast(pl.Int64).alias("tick"))
+    ticks = frame.filter(pl.col(NAME) == "workbench_sim_tick").select(
+        "ts", pl.col("value").cast(pl.Int64).alias("tick")
+    )
     lag = frame.filter(pl.col(NAME) == "kafka_consumergroup_lag").join(ticks, on="ts")
-    assert lag.height > 0 and ticks["tick"].n_unique() >= 2  # the fleet advanced while scraped
+    assert lag.height > 0  # the fleet advanced while scraped
+    assert ticks["tick"].n_unique() >= 2
     expected = np.array(
         [
             fleet.value_at(
                 "kafka_consumergroup_lag",
-                {"cluster": row["cluster"], "consumergroup": row["consumergroup"], "topic": row["topic"], "partition": row["partition"]},
+                {
+                    "cluster": row["cluster"],
+                    "consumergroup": row["consumergroup"],
+                    "topic": row["topic"],
+                    "partition": row["partition"],
+                },
                 row["tick"],
             )
             for row in lag.iter_rows(named=True)

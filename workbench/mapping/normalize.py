@@ -67,7 +67,7 @@ from workbench.frames import (
     TS_DTYPE,
 )
 from workbench.mapping.detect import detect_exporters
-from workbench.mapping.rates import counter_to_rate
+from workbench.mapping.rates import CounterKind, counter_to_rate
 from workbench.mapping.samples import NAME, SampleSet
 from workbench.mapping.tables import MappingTable, Rule, tables
 
@@ -129,11 +129,14 @@ class MappingResult:
                 {"outcome": ["kept"], "reason": [""], "count": [self.frame.height]},
                 schema={"outcome": pl.String(), "reason": pl.String(), "count": pl.Int64()},
             ),
-            self.quarantined.group_by("reason").agg(pl.len().cast(pl.Int64).alias("count"))
+            self.quarantined.group_by("reason")
+            .agg(pl.len().cast(pl.Int64).alias("count"))
             .select(pl.lit("quarantined").alias("outcome"), "reason", "count"),
-            self.rejected.group_by("reason").agg(pl.len().cast(pl.Int64).alias("count"))
+            self.rejected.group_by("reason")
+            .agg(pl.len().cast(pl.Int64).alias("count"))
             .select(pl.lit("rejected input").alias("outcome"), "reason", "count"),
-            self.ignored.group_by("reason").agg(pl.col("samples").sum().cast(pl.Int64).alias("count"))
+            self.ignored.group_by("reason")
+            .agg(pl.col("samples").sum().cast(pl.Int64).alias("count"))
             .select(pl.lit("ignored samples").alias("outcome"), "reason", "count"),
             pl.DataFrame(
                 {
@@ -227,9 +230,11 @@ def _context(series: pl.DataFrame, table: MappingTable, default_cluster: str) ->
                 _label(nl, cols).alias("_id_node"),
             ).unique("_join", keep="first")
             if on in cols and info["_join"].null_count() == 0:
-                out = out.with_columns(_label(on, cols).alias("_join")).join(
-                    info, on="_join", how="left", maintain_order="left"
-                ).drop("_join")
+                out = (
+                    out.with_columns(_label(on, cols).alias("_join"))
+                    .join(info, on="_join", how="left", maintain_order="left")
+                    .drop("_join")
+                )
             elif info.height == 1:  # one scrape target (a file): everything belongs to it
                 out = out.with_columns(
                     pl.lit(info["_id_cluster"][0], dtype=pl.String).alias("_id_cluster"),
@@ -243,7 +248,9 @@ def _context(series: pl.DataFrame, table: MappingTable, default_cluster: str) ->
         pl.lit(default_cluster),
     )
     out = out.with_columns(cluster.alias("_cluster"))
-    node = pl.coalesce(identity_node, *[_alternatives(s, cols) for s in table.node_labels], pl.col("_cluster"))
+    node = pl.coalesce(
+        identity_node, *[_alternatives(s, cols) for s in table.node_labels], pl.col("_cluster")
+    )
     return out.with_columns(node.alias("_node")).drop("_id_cluster", "_id_node", strict=False)
 
 
@@ -267,7 +274,9 @@ def _rule_rows(
     Label work (entity ids, cluster names) is done on the small series table; the
     per-sample work only touches ``series_id``, ``ts`` and ``value``.
     """
-    selected = _dedupe_key(selected.with_columns(_entity_expr(rule, selected.columns).alias("_entity")), table)
+    selected = _dedupe_key(
+        selected.with_columns(_entity_expr(rule, selected.columns).alias("_entity")), table
+    )
     needs_dedupe = selected["_dkey"].n_unique() < selected.height
     needs_group = needs_dedupe or selected.select("_cluster", "_entity").n_unique() < selected.height
     ids = selected["series_id"]
@@ -288,14 +297,16 @@ def _rule_rows(
     good = flagged.filter(~pl.col("_bad")).drop("_bad") if bad.height else pts
     warmup = 0
     if rule.kind in ("counter", "offset") and rule.source not in samples.rated_names:
-        kind = "offset" if rule.kind == "offset" else "counter"
+        kind: CounterKind = "offset" if rule.kind == "offset" else "counter"
         good = counter_to_rate(good, by=["series_id"], kind=kind, drop_first=False)
         warmup = int(good["value"].null_count())
         good = good.filter(value.is_not_null())
     elif rule.kind == "per_period":
         good = good.with_columns(value / period_s)
     elif rule.kind == "age":
-        good = good.with_columns((pl.col("ts").dt.epoch("ms").cast(pl.Float64) / 1000.0 - value).alias("value"))
+        good = good.with_columns(
+            (pl.col("ts").dt.epoch("ms").cast(pl.Float64) / 1000.0 - value).alias("value")
+        )
     if rule.scale != 1.0:
         good = good.with_columns(value * rule.scale)
     names = selected.select("series_id", "_cluster", "_entity", "_dkey")
@@ -325,7 +336,7 @@ def _rule_rows(
     )
     for sentinel in rule.sentinels:
         reason = reason.when(value == sentinel).then(pl.lit(f"sentinel {sentinel:g} (unknown)"))
-    reason = reason.otherwise(pl.lit("negative offset"))
+    reason_expr = reason.otherwise(pl.lit("negative offset"))
     quarantined = bad.join(names, on="series_id", how="inner").select(
         pl.lit(None, dtype=pl.Int64).alias("row"),
         pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.3f%z").alias("ts"),
@@ -336,7 +347,7 @@ def _rule_rows(
         pl.lit(rule.metric).alias("metric"),
         pl.col("value").cast(pl.String).alias("value"),
         pl.lit(samples.source).alias("source"),
-        reason.alias("reason"),
+        reason_expr.alias("reason"),
     )
     return rows, quarantined, warmup
 
@@ -355,7 +366,9 @@ def _combine(parts: list[tuple[Rule, pl.DataFrame]], source: str) -> pl.DataFram
             out.append(group[0][1])
             continue
         aggregate = group[0][0].aggregate
-        out.append(pl.concat([f for _, f in group]).group_by(keys).agg(_AGGREGATES[aggregate](pl.col("value"))))
+        out.append(
+            pl.concat([f for _, f in group]).group_by(keys).agg(_AGGREGATES[aggregate](pl.col("value")))
+        )
     return pl.concat(out).select(
         "ts",
         pl.col("provider").cast(CANONICAL_SCHEMA["provider"]),
@@ -371,7 +384,8 @@ def _combine(parts: list[tuple[Rule, pl.DataFrame]], source: str) -> pl.DataFram
 def _split_repeats(samples: SampleSet) -> tuple[SampleSet, pl.DataFrame]:
     """Keep the first sample of each ``(series, ts)``; later repeats are quarantined."""
     ms = pl.col("ts").dt.epoch("ms")
-    if samples.points.height and samples.points["ts"].min() >= dt.datetime(1970, 1, 1, tzinfo=dt.UTC):
+    earliest = samples.points["ts"].min() if samples.points.height else None
+    if isinstance(earliest, dt.datetime) and earliest >= dt.datetime(1970, 1, 1, tzinfo=dt.UTC):
         # one integer key is far cheaper than a struct: 43 bits of ms reach the year 2248
         key = (pl.col("series_id").cast(pl.Int64) * (1 << 43)) + ms
         if samples.points.select(key.n_unique()).item() == samples.points.height:
@@ -427,7 +441,10 @@ def _final_check(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     quarantined = bad.select(
         pl.lit(None, dtype=pl.Int64).alias("row"),
         pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.3f%z").alias("ts"),
-        *[pl.col(c).cast(pl.String) for c in ("provider", "cluster", "level", "entity", "metric", "value", "source")],
+        *[
+            pl.col(c).cast(pl.String)
+            for c in ("provider", "cluster", "level", "entity", "metric", "value", "source")
+        ],
         reason.alias("reason"),
     )
     return kept, quarantined
@@ -506,7 +523,9 @@ def map_samples(
     for table in active:
         ctx = _context(series, table, cluster or "default")
         for rule in table.rules:
-            if claimed[(rule.source, rule.metric, rule.level)] != table.name or present.intersection(rule.unless_present):
+            if claimed[(rule.source, rule.metric, rule.level)] != table.name or present.intersection(
+                rule.unless_present
+            ):
                 continue
             selected = ctx.filter(_condition(rule, ctx.columns))
             if selected.height == 0:
@@ -521,8 +540,10 @@ def map_samples(
 
     # Account for every input sample: mapped, ignored/unmatched, or unknown.
     per_series = original.points.group_by("series_id").agg(pl.len().alias("samples"))
-    series_counts = series.select("series_id", pl.col(NAME).alias("name")).join(per_series, on="series_id", how="left").with_columns(
-        pl.col("samples").fill_null(0)
+    series_counts = (
+        series.select("series_id", pl.col(NAME).alias("name"))
+        .join(per_series, on="series_id", how="left")
+        .with_columns(pl.col("samples").fill_null(0))
     )
     mapped_ids = pl.concat(used).unique()
     is_mapped = pl.col("series_id").is_in(mapped_ids.implode())
@@ -559,7 +580,11 @@ def map_samples(
         "lines_rejected": samples.rejected.height,
     }
     if unknown.height:
-        logger.info("%d exporter names not mapped by any table: %s", unknown.height, unknown["name"].head(10).to_list())
+        logger.info(
+            "%d exporter names not mapped by any table: %s",
+            unknown.height,
+            unknown["name"].head(10).to_list(),
+        )
     return MappingResult(
         frame=kept,
         quarantined=quarantined,

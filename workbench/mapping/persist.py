@@ -74,9 +74,7 @@ def save_result(
         **(parameters or {}),
         "exporters": result.exporters,
         "counts": result.counts,
-        "quarantined_by_reason": dict(
-            result.quarantined.group_by("reason").len().sort("reason").iter_rows()
-        ),
+        "quarantined_by_reason": dict(result.quarantined.group_by("reason").len().sort("reason").iter_rows()),
         "ignored_names": dict(result.ignored.select("name", "samples").iter_rows()),
         "unknown_names": dict(result.unknown.select("name", "samples").iter_rows()),
         "rejected_input": result.rejected.height,

@@ -170,14 +170,10 @@ def concat_sample_sets(sets: list[SampleSet], *, source: str | None = None) -> S
     """
     if not sets:
         raise SchemaError("series", "nothing to concatenate: no sample sets given")
-    tagged = [
-        s.series.with_columns(pl.lit(i, dtype=pl.UInt32).alias("_set")) for i, s in enumerate(sets)
-    ]
+    tagged = [s.series.with_columns(pl.lit(i, dtype=pl.UInt32).alias("_set")) for i, s in enumerate(sets)]
     all_series = pl.concat(tagged, how="diagonal_relaxed")
     keys = [c for c in all_series.columns if c not in ("series_id", "_set")]
-    numbered = all_series.with_columns(
-        pl.struct(keys).rank("dense").cast(pl.UInt32).sub(1).alias("_new_id")
-    )
+    numbered = all_series.with_columns(pl.struct(keys).rank("dense").cast(pl.UInt32).sub(1).alias("_new_id"))
     mapping = numbered.select("_set", "series_id", "_new_id")
     series = (
         numbered.unique("_new_id", keep="first")
@@ -189,9 +185,8 @@ def concat_sample_sets(sets: list[SampleSet], *, source: str | None = None) -> S
     points = pl.concat(
         [s.points.with_columns(pl.lit(i, dtype=pl.UInt32).alias("_set")) for i, s in enumerate(sets)]
     )
-    points = (
-        points.join(mapping, on=["_set", "series_id"], how="left")
-        .select(pl.col("_new_id").alias("series_id"), "ts", "value")
+    points = points.join(mapping, on=["_set", "series_id"], how="left").select(
+        pl.col("_new_id").alias("series_id"), "ts", "value"
     )
     rejected = pl.concat([s.rejected for s in sets])
     return SampleSet(

@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,17 +62,20 @@ def _timestamp(sample_ts: Any, default: dt.datetime) -> dt.datetime:
     return dt.datetime.fromtimestamp(float(sample_ts), tz=dt.UTC)
 
 
-def _records(families: Iterator[Any], default_ts: dt.datetime) -> list[_RECORD]:
+def _records(families: Iterable[Any], default_ts: dt.datetime) -> list[_RECORD]:
     out: list[_RECORD] = []
     for family in families:
         for sample in family.samples:
-            out.append((sample.name, dict(sample.labels), _timestamp(sample.timestamp, default_ts), sample.value))
+            out.append(
+                (sample.name, dict(sample.labels), _timestamp(sample.timestamp, default_ts), sample.value)
+            )
     return out
 
 
 def _blocks(lines: list[str]) -> Iterator[tuple[int, list[str]]]:
     """Split lines into family blocks: (first line number, lines)."""
-    start, block, family = 1, [], None
+    start, family = 1, None
+    block: list[str] = []
     for number, line in enumerate(lines, start=1):
         name = None
         if line.startswith(("# TYPE ", "# HELP ", "# UNIT ")):
@@ -134,7 +137,9 @@ def parse_exposition(
     try:
         records = _records(parser(text), timestamp)
     except (ValueError, TypeError, KeyError, IndexError) as err:
-        logger.warning("%s: exposition text does not parse as a whole (%s); parsing line by line", source, err)
+        logger.warning(
+            "%s: exposition text does not parse as a whole (%s); parsing line by line", source, err
+        )
         records = []
         lines = [ln for ln in text.splitlines() if not (om and ln.strip() == "# EOF")]
         for first, block in _blocks(lines):

@@ -51,7 +51,9 @@ def _empty_status() -> pl.DataFrame:
     return pl.DataFrame(schema=_STATUS)
 
 
-def _result_from_split(frame: pl.DataFrame, source: str, rejected: pl.DataFrame | None = None) -> MappingResult:
+def _result_from_split(
+    frame: pl.DataFrame, source: str, rejected: pl.DataFrame | None = None
+) -> MappingResult:
     split = quarantine(frame)
     rejected = rejected if rejected is not None else empty_rejected()
     return MappingResult(
@@ -142,9 +144,10 @@ def read_nab_csv(
         for f in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S")
     )
     canonical = frame.select(
-        pl.when(ts.is_null()).then(pl.col("timestamp")).otherwise(
-            ts.dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        ).alias("ts"),
+        pl.when(ts.is_null())
+        .then(pl.col("timestamp"))
+        .otherwise(ts.dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"))
+        .alias("ts"),
         pl.lit(provider).alias("provider"),
         pl.lit(cluster).alias("cluster"),
         pl.lit(level).alias("level"),
@@ -192,8 +195,11 @@ def read_samples_file(path: Path | str, *, source: str | None = None) -> SampleS
     )
     good = text.filter(pl.col("_ts").is_not_null() & pl.col("name").is_not_null() & (pl.col("name") != ""))
     keys = ["name", *labels]
-    ids = good.select(keys).unique(maintain_order=True).with_row_index("series_id").with_columns(
-        pl.col("series_id").cast(pl.UInt32)
+    ids = (
+        good.select(keys)
+        .unique(maintain_order=True)
+        .with_row_index("series_id")
+        .with_columns(pl.col("series_id").cast(pl.UInt32))
     )
     points = good.join(ids, on=keys, how="left", nulls_equal=True).select(
         "series_id", pl.col("_ts").alias("ts"), pl.col("_value").alias("value")
@@ -250,7 +256,9 @@ def read_metrics_file(
     if not file.is_file():
         raise SourceError(f"file not found: {file}")
     suffix = file.suffix.lower()
-    if suffix in _EXPOSITION_SUFFIXES or (suffix not in {".csv", ".parquet"} and _looks_like_exposition(file)):
+    if suffix in _EXPOSITION_SUFFIXES or (
+        suffix not in {".csv", ".parquet"} and _looks_like_exposition(file)
+    ):
         samples = read_exposition(file, timestamp=timestamp, source=source)
         return map_samples(samples, provider=provider, cluster=cluster, period_s=period_s)
     if suffix not in {".csv", ".parquet"}:
@@ -296,7 +304,9 @@ def ingest_file(
     from workbench.mapping.persist import dataset_name, save_result
 
     file = Path(path)
-    result = read_metrics_file(file, provider=provider, cluster=cluster, timestamp=timestamp, period_s=period_s)
+    result = read_metrics_file(
+        file, provider=provider, cluster=cluster, timestamp=timestamp, period_s=period_s
+    )
     source = result.frame["source"][0] if result.frame.height else f"file:{file.name}"
     parameters = {
         "path": str(file),
@@ -305,4 +315,6 @@ def ingest_file(
         "timestamp": timestamp.isoformat() if timestamp else None,
         "period_s": period_s,
     }
-    return save_result(result, dataset or dataset_name(file.stem), source=source, parameters=parameters, store=store)
+    return save_result(
+        result, dataset or dataset_name(file.stem), source=source, parameters=parameters, store=store
+    )

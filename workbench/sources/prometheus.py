@@ -62,9 +62,9 @@ from workbench.mapping.tables import MappingTable, tables
 
 __all__ = [
     "MAX_POINTS_PER_SERIES",
-    "ingest_prometheus",
     "PrometheusAuth",
     "PrometheusSource",
+    "ingest_prometheus",
     "parse_duration",
     "split_range",
 ]
@@ -97,14 +97,18 @@ def parse_duration(text: str | float | dt.timedelta, *, parameter: str = "durati
     else:
         parts = _DURATION.findall(text.strip())
         if not parts or "".join(n + u for n, u in parts) != text.strip():
-            raise ParameterError(parameter, allowed="a duration such as '30s', '5m', '1h30m', '7d'", received=text)
+            raise ParameterError(
+                parameter, allowed="a duration such as '30s', '5m', '1h30m', '7d'", received=text
+            )
         seconds = sum(float(n) * _UNIT_S[u] for n, u in parts)
     if not seconds > 0:
         raise ParameterError(parameter, allowed="a positive duration", received=text)
     return seconds
 
 
-def split_range(start: float, end: float, step: float, *, max_points: int = MAX_POINTS_PER_SERIES) -> list[tuple[float, float]]:
+def split_range(
+    start: float, end: float, step: float, *, max_points: int = MAX_POINTS_PER_SERIES
+) -> list[tuple[float, float]]:
     """Cut ``[start, end]`` into chunks of at most ``max_points`` grid points each.
 
     Chunks are half-open on the step grid: each ends one step before the next
@@ -266,7 +270,9 @@ class PrometheusSource:
         # PrometheusConnect mounts its own adapter on the URL prefix; keep ours (pool size, retries).
         self.session.mount(self.url, adapter)
 
-    def _session(self, retries: int, backoff_factor: float, identity: bool) -> tuple[requests.Session, HTTPAdapter]:
+    def _session(
+        self, retries: int, backoff_factor: float, identity: bool
+    ) -> tuple[requests.Session, HTTPAdapter]:
         session = requests.Session()
         retry = Retry(
             total=retries,
@@ -280,7 +286,9 @@ class PrometheusSource:
             raise_on_status=False,
             respect_retry_after_header=True,
         )
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=self.max_workers, pool_maxsize=self.max_workers)
+        adapter = HTTPAdapter(
+            max_retries=retry, pool_connections=self.max_workers, pool_maxsize=self.max_workers
+        )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         if self.auth.bearer_token:
@@ -314,7 +322,9 @@ class PrometheusSource:
         try:
             response = self.session.get(url, params=params, timeout=self.timeout)
         except requests.exceptions.ConnectTimeout as err:
-            raise SourceError(f"Prometheus did not accept a connection within {self.timeout[0]} s", url=url, query=query) from err
+            raise SourceError(
+                f"Prometheus did not accept a connection within {self.timeout[0]} s", url=url, query=query
+            ) from err
         except requests.exceptions.ReadTimeout as err:
             raise SourceError(
                 f"Prometheus did not answer within {self.timeout[1]} s (server hanging or query too heavy)",
@@ -352,9 +362,13 @@ class PrometheusSource:
                 query=query,
             )
         if status in (400, 422):
-            raise SourceError(f"Prometheus rejected the query (HTTP {status}): {message}", url=url, query=query)
+            raise SourceError(
+                f"Prometheus rejected the query (HTTP {status}): {message}", url=url, query=query
+            )
         if status in RETRY_STATUSES:
-            raise SourceError(f"Prometheus still answered HTTP {status} after retries: {message}", url=url, query=query)
+            raise SourceError(
+                f"Prometheus still answered HTTP {status} after retries: {message}", url=url, query=query
+            )
         raise SourceError(f"Prometheus answered HTTP {status}: {message}", url=url, query=query)
 
     def _json(self, path: str, params: Mapping[str, Any], query: str | None) -> Any:
@@ -422,7 +436,9 @@ class PrometheusSource:
             raise ParameterError("queries", allowed="at least one PromQL expression", received=query_list)
         name_list = list(names) if names is not None else [None] * len(query_list)
         if len(name_list) != len(query_list):
-            raise ParameterError("names", allowed=f"{len(query_list)} names, one per query", received=len(name_list))
+            raise ParameterError(
+                "names", allowed=f"{len(query_list)} names, one per query", received=len(name_list)
+            )
         t0, t1 = _to_unix(start), _to_unix(end)
         step_s = parse_duration(step, parameter="step")
         chunks = split_range(t0, t1, step_s, max_points=self.max_points)
@@ -481,13 +497,17 @@ class PrometheusSource:
             counter rules use.
         rate_window : str, optional
             Range of ``rate()`` (default: four steps, at least 1m).
+        known : mapping of str to MappingTable, optional
+            Tables whose names are pulled (default: every known table).
         """
         if counters not in ("raw", "promql"):
             raise ParameterError("counters", allowed="'raw' or 'promql'", received=counters)
         candidates = known if known is not None else tables()
         pool = [t for t in candidates.values() if provider is None or t.provider == provider]
         if metrics is None:
-            wanted = {r.source for t in pool for r in t.rules} | {t.identity["metric"] for t in pool if t.identity}
+            wanted = {r.source for t in pool for r in t.rules} | {
+                t.identity["metric"] for t in pool if t.identity
+            }
             present = set(self.metric_names())
             names = sorted(wanted & present)
             if not names:
@@ -566,7 +586,9 @@ def _loads(body: bytes, *, url: str, query: str | None) -> Any:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as err:
         raise SourceError(
-            f"Prometheus' answer is not valid JSON ({err}; {len(body)} bytes, truncated?)", url=url, query=query
+            f"Prometheus' answer is not valid JSON ({err}; {len(body)} bytes, truncated?)",
+            url=url,
+            query=query,
         ) from err
     finally:
         if enabled:
@@ -578,7 +600,11 @@ def _loads(body: bytes, *, url: str, query: str | None) -> Any:
 
 def _parse_matrix(body: bytes, *, url: str, query: str, name: str | None) -> _Parsed:
     data = _loads(body, url=url, query=query)
-    if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
+    if (
+        not isinstance(data, dict)
+        or data.get("resultType") != "matrix"
+        or not isinstance(data.get("result"), list)
+    ):
         kind = data.get("resultType") if isinstance(data, dict) else type(data).__name__
         raise SourceError(f"expected a range vector (matrix), got {kind!r}", url=url, query=query)
     labels: list[dict[str, str]] = []
@@ -600,15 +626,22 @@ def _parse_matrix(body: bytes, *, url: str, query: str, name: str | None) -> _Pa
                 vs = [p[1] for p in pairs]
             except (KeyError, TypeError, IndexError) as err:
                 rejected.append(
-                    {"location": f"{query} series #{position}", "text": str(series)[:300], "reason": f"malformed series: {err}"}
+                    {
+                        "location": f"{query} series #{position}",
+                        "text": str(series)[:300],
+                        "reason": f"malformed series: {err}",
+                    }
                 )
                 continue
             if name is not None:
                 label_map["__name__"] = name
             if "__name__" not in label_map:
                 rejected.append(
-                    {"location": f"{query} series #{position}", "text": str(metric)[:300],
-                     "reason": "series has no __name__ and the query gave none"}
+                    {
+                        "location": f"{query} series #{position}",
+                        "text": str(metric)[:300],
+                        "reason": "series has no __name__ and the query gave none",
+                    }
                 )
                 continue
             ids.extend([len(labels)] * len(ts))
@@ -652,24 +685,26 @@ def _assemble(parsed: list[_Parsed], *, source: str, rated_names: frozenset[str]
     if frames:
         raw = pl.concat(frames)
     else:
-        raw = pl.DataFrame(schema={"local_id": pl.UInt32, "t": pl.Float64, "v": pl.String, "series_id": pl.UInt32})
+        raw = pl.DataFrame(
+            schema={"local_id": pl.UInt32, "t": pl.Float64, "v": pl.String, "series_id": pl.UInt32}
+        )
     bad_ts = raw.filter(pl.col("t").is_null() | ~pl.col("t").is_finite())
     if bad_ts.height:
         rejected.append(
-            {"location": "query_range answers", "text": f"{bad_ts.height} samples",
-             "reason": "timestamp is not a number"}
+            {
+                "location": "query_range answers",
+                "text": f"{bad_ts.height} samples",
+                "reason": "timestamp is not a number",
+            }
         )
     # Chunks are half-open, so only two queries returning one series can repeat a sample.
     overlap = any(len(q) > 1 for q in owners.values())
-    points = (
-        raw.filter(pl.col("t").is_not_null() & pl.col("t").is_finite())
-        .select(
-            "series_id",
-            (pl.col("t") * 1000).round().cast(pl.Int64).cast(TS_DTYPE).alias("ts"),
-            # Prometheus sends values as strings ("1.5", "NaN", "+Inf"); anything else becomes null
-            # and is quarantined by the mapping as "value is not a number".
-            pl.col("v").cast(pl.Float64, strict=False).alias("value"),
-        )
+    points = raw.filter(pl.col("t").is_not_null() & pl.col("t").is_finite()).select(
+        "series_id",
+        (pl.col("t") * 1000).round().cast(pl.Int64).cast(TS_DTYPE).alias("ts"),
+        # Prometheus sends values as strings ("1.5", "NaN", "+Inf"); anything else becomes null
+        # and is quarantined by the mapping as "value is not a number".
+        pl.col("v").cast(pl.Float64, strict=False).alias("value"),
     )
     if overlap:
         points = points.unique(["series_id", "ts"], keep="first", maintain_order=True)
