@@ -47,6 +47,7 @@ __all__ = [
     "STATUS_CODES",
     "STATUS_DTYPE",
     "commit_windows",
+    "consumer_status_frame",
     "evaluate_partitions",
     "group_status",
     "lag_seconds",
@@ -578,3 +579,86 @@ def lag_seconds(
         .sort([*keys, "ts"])
         .collect()
     )
+
+
+def consumer_status_frame(
+    frame: pl.DataFrame | pl.LazyFrame,
+    *,
+    every: str | timedelta = "5m",
+    intervals: int = 10,
+    allowed_lag: float = 0.0,
+    commit_mode: str = "changes",
+) -> pl.DataFrame:
+    """Burrow statuses as canonical ``consumer_status`` rows, from a canonical frame.
+
+    Reads ``committed_offset`` (partition level, entity ``group/topic/p``) and
+    ``log_end_offset`` (partition level, entity ``topic/p``) and evaluates
+    :func:`status_over_time` every ``every``.
+
+    Parameters
+    ----------
+    frame : polars.DataFrame or polars.LazyFrame
+        Canonical long frame.
+    every : str or timedelta, default "5m"
+        Evaluation step.
+    intervals : int, default 10
+        Commits per window (Burrow ``intervals``).
+    allowed_lag : float, default 0
+        Burrow ``allowed-lag``.
+    commit_mode : {"changes", "samples"}
+        See :func:`commit_windows`.
+
+    Returns
+    -------
+    polars.DataFrame
+        Canonical columns; ``metric = "consumer_status"``, value the status
+        code; partition rows (entity ``group/topic/p``) and consumer-group rows
+        (entity ``group/topic``, the Burrow group status of that topic's
+        partitions). Empty when the offsets are not in the frame.
+    """
+    data = frame.lazy()
+    offsets = data.filter(pl.col("metric").cast(pl.String).is_in(["committed_offset", "log_end_offset"]))
+    offsets = offsets.with_columns(pl.col("metric", "entity", "cluster").cast(pl.String)).collect()
+    empty = pl.DataFrame(
+        schema={"ts": pl.Datetime("ms", "UTC"), "provider": pl.String, "cluster": pl.String, "level": pl.String,
+                "entity": pl.String, "metric": pl.String, "value": pl.Float64, "source": pl.String}
+    )
+    committed = offsets.filter(pl.col("metric") == "committed_offset")
+    log_end = offsets.filter(pl.col("metric") == "log_end_offset")
+    if committed.is_empty() or log_end.is_empty():
+        return empty
+    e = pl.col("entity")
+    committed = committed.select(
+        pl.col("provider").cast(pl.String), "cluster",
+        e.str.replace(r"/[^/]+/[^/]+$", "").alias("group"),
+        e.str.extract(r"([^/]+)/[^/]+$").alias("topic"),
+        e.str.extract(r"([^/]+)$").alias("partition"),
+        "ts", pl.col("value").alias("offset"),
+    )
+    log_end = log_end.select(
+        pl.col("provider").cast(pl.String), "cluster",
+        e.str.extract(r"^(.*)/[^/]+$").alias("topic"),
+        e.str.extract(r"([^/]+)$").alias("partition"),
+        "ts", pl.col("value").alias("offset"),
+    )
+    pkeys = ["provider", "cluster", "topic", "partition"]
+    keys = ["provider", "cluster", "group", "topic", "partition"]
+    parts, groups = status_over_time(
+        committed, log_end, keys=keys, partition_keys=pkeys, group_keys=["provider", "cluster", "group", "topic"],
+        every=every, intervals=intervals, allowed_lag=allowed_lag, commit_mode=commit_mode,
+    )
+    source = pl.lit("derived:burrow")
+    part_rows = parts.select(
+        pl.col("eval_ts").alias("ts"), "provider", "cluster", pl.lit("partition").alias("level"),
+        pl.concat_str("group", "topic", "partition", separator="/").alias("entity"),
+        pl.lit("consumer_status").alias("metric"), pl.col("status_code").cast(pl.Float64).alias("value"),
+        source.alias("source"),
+    )
+    group_rows = groups.select(
+        pl.col("eval_ts").alias("ts"), "provider", "cluster", pl.lit("consumer_group").alias("level"),
+        pl.concat_str("group", "topic", separator="/").alias("entity"),
+        pl.lit("consumer_status").alias("metric"), pl.col("status_code").cast(pl.Float64).alias("value"),
+        source.alias("source"),
+    )
+    out = pl.concat([part_rows, group_rows])
+    return out.with_columns(pl.col("ts").cast(pl.Datetime("ms", "UTC")))
