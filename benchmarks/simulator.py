@@ -47,46 +47,134 @@ def fleet_spec(days: float) -> ScenarioSpec:
     """The benchmark fleet (about 2,200 canonical series)."""
     zones = ["Europe/Berlin", "America/New_York", "Asia/Tokyo"]
     topics = [
-        {"name": f"topic-{i:02d}", "partitions": 12, "replication_factor": 3 if i % 4 else 2, "key_skew": 0.2 * (i % 3),
-         "load": {"base_rate": 50.0 + 40 * i, "daily_amplitude": 0.5, "peak_hour": 10 + i % 10, "timezone": zones[i % 3],
-                  "business_hours": [8, 18], "business_boost": 0.3, "noise": 0.08, "bursts_per_day": 1}}
+        {
+            "name": f"topic-{i:02d}",
+            "partitions": 12,
+            "replication_factor": 3 if i % 4 else 2,
+            "key_skew": 0.2 * (i % 3),
+            "load": {
+                "base_rate": 50.0 + 40 * i,
+                "daily_amplitude": 0.5,
+                "peak_hour": 10 + i % 10,
+                "timezone": zones[i % 3],
+                "business_hours": [8, 18],
+                "business_boost": 0.3,
+                "noise": 0.08,
+                "bursts_per_day": 1,
+            },
+        }
         for i in range(12)
     ]
     groups = [
-        {"name": f"group-{i:02d}", "topics": [f"topic-{i:02d}"], "members": 4,
-         "capacity_per_member": (50.0 + 40 * i) * 0.9}
+        {
+            "name": f"group-{i:02d}",
+            "topics": [f"topic-{i:02d}"],
+            "members": 4,
+            "capacity_per_member": (50.0 + 40 * i) * 0.9,
+        }
         for i in range(12)
     ]
     queues: list[dict[str, Any]] = []
     for i in range(15):
-        queues.append({"name": f"q-{i:02d}", "vhost": "/" if i % 2 else "apps", "type": "quorum" if i % 3 == 0 else "classic",
-                       "node": i % 3, "consumers": 3, "capacity_per_consumer": 10.0 + 2 * i, "prefetch": 20,
-                       "reject_ratio": 0.002, "nack_ratio": 0.01, "dead_letter_queue": f"q-{i:02d}.dlq",
-                       "load": {"base_rate": 5.0 + 3 * i, "timezone": zones[i % 3], "noise": 0.1}})
-        queues.append({"name": f"q-{i:02d}.dlq", "vhost": "/" if i % 2 else "apps", "node": (i + 1) % 3, "consumers": 0,
-                       "load": {"base_rate": 0, "noise": 0}})
+        queues.append(
+            {
+                "name": f"q-{i:02d}",
+                "vhost": "/" if i % 2 else "apps",
+                "type": "quorum" if i % 3 == 0 else "classic",
+                "node": i % 3,
+                "consumers": 3,
+                "capacity_per_consumer": 10.0 + 2 * i,
+                "prefetch": 20,
+                "reject_ratio": 0.002,
+                "nack_ratio": 0.01,
+                "dead_letter_queue": f"q-{i:02d}.dlq",
+                "load": {"base_rate": 5.0 + 3 * i, "timezone": zones[i % 3], "noise": 0.1},
+            }
+        )
+        queues.append(
+            {
+                "name": f"q-{i:02d}.dlq",
+                "vhost": "/" if i % 2 else "apps",
+                "node": (i + 1) % 3,
+                "consumers": 0,
+                "load": {"base_rate": 0, "noise": 0},
+            }
+        )
     sqs = []
     for i in range(20):
-        sqs.append({"name": f"jobs-{i:02d}", "consumers": 4, "capacity_per_consumer": 3.0 + i, "visibility_timeout": "60s",
-                    "processing_time": "5s", "failure_ratio": 0.02, "max_receive_count": 4, "dead_letter_queue": f"jobs-{i:02d}-dlq",
-                    "load": {"base_rate": 2.0 + 1.5 * i, "timezone": zones[i % 3], "noise": 0.15}})
+        sqs.append(
+            {
+                "name": f"jobs-{i:02d}",
+                "consumers": 4,
+                "capacity_per_consumer": 3.0 + i,
+                "visibility_timeout": "60s",
+                "processing_time": "5s",
+                "failure_ratio": 0.02,
+                "max_receive_count": 4,
+                "dead_letter_queue": f"jobs-{i:02d}-dlq",
+                "load": {"base_rate": 2.0 + 1.5 * i, "timezone": zones[i % 3], "noise": 0.15},
+            }
+        )
         sqs.append({"name": f"jobs-{i:02d}-dlq", "consumers": 0, "load": {"base_rate": 0, "noise": 0}})
     incidents = [
-        {"kind": "broker_failure", "cluster": "kafka-bench-1", "target": "2", "start": "10h", "duration": "30m"},
-        {"kind": "slow_consumer", "cluster": "kafka-bench-1", "target": "group-03", "start": "14h", "duration": "2h", "magnitude": 0.4},
-        {"kind": "hot_partition", "cluster": "kafka-bench-1", "target": "topic-05/2", "start": "18h", "duration": "3h", "magnitude": 0.5},
-        {"kind": "poison_message", "cluster": "rabbit-bench-1", "target": "q-03", "start": "6h", "duration": "1h", "magnitude": 0.3},
-        {"kind": "memory_alarm", "cluster": "rabbit-bench-1", "target": "1", "start": "20h", "duration": "30m", "magnitude": 1.2},
-        {"kind": "visibility_timeout_short", "cluster": "aws-123456789012-eu-west-1", "target": "jobs-04", "start": "8h",
-         "duration": "2h", "magnitude": 2},
+        {
+            "kind": "broker_failure",
+            "cluster": "kafka-bench-1",
+            "target": "2",
+            "start": "10h",
+            "duration": "30m",
+        },
+        {
+            "kind": "slow_consumer",
+            "cluster": "kafka-bench-1",
+            "target": "group-03",
+            "start": "14h",
+            "duration": "2h",
+            "magnitude": 0.4,
+        },
+        {
+            "kind": "hot_partition",
+            "cluster": "kafka-bench-1",
+            "target": "topic-05/2",
+            "start": "18h",
+            "duration": "3h",
+            "magnitude": 0.5,
+        },
+        {
+            "kind": "poison_message",
+            "cluster": "rabbit-bench-1",
+            "target": "q-03",
+            "start": "6h",
+            "duration": "1h",
+            "magnitude": 0.3,
+        },
+        {
+            "kind": "memory_alarm",
+            "cluster": "rabbit-bench-1",
+            "target": "1",
+            "start": "20h",
+            "duration": "30m",
+            "magnitude": 1.2,
+        },
+        {
+            "kind": "visibility_timeout_short",
+            "cluster": "aws-123456789012-eu-west-1",
+            "target": "jobs-04",
+            "start": "8h",
+            "duration": "2h",
+            "magnitude": 2,
+        },
     ]
-    return ScenarioSpec.model_validate({
-        "name": "bench-fleet", "days": days,
-        "kafka": [{"name": "kafka-bench-1", "brokers": 6, "topics": topics, "consumer_groups": groups}],
-        "rabbitmq": [{"name": "rabbit-bench-1", "nodes": 3, "queues": queues}],
-        "sqs": [{"account_id": "123456789012", "region": "eu-west-1", "queues": sqs}],
-        "incidents": incidents,
-    })
+    return ScenarioSpec.model_validate(
+        {
+            "name": "bench-fleet",
+            "days": days,
+            "kafka": [{"name": "kafka-bench-1", "brokers": 6, "topics": topics, "consumer_groups": groups}],
+            "rabbitmq": [{"name": "rabbit-bench-1", "nodes": 3, "queues": queues}],
+            "sqs": [{"account_id": "123456789012", "region": "eu-west-1", "queues": sqs}],
+            "incidents": incidents,
+        }
+    )
 
 
 def baseline_loop(partitions: int, steps: int, seed: int = 0) -> tuple[int, float]:
@@ -118,9 +206,20 @@ def baseline_loop(partitions: int, steps: int, seed: int = 0) -> tuple[int, floa
             entity = f"topic/{p}"
             rows.append({"ts": ts, "entity": entity, "metric": "log_end_offset", "value": leo})
             rows.append({"ts": ts, "entity": entity, "metric": "messages_in_per_s", "value": produced / 60})
-            rows.append({"ts": ts, "entity": f"group/{entity}", "metric": "committed_offset", "value": committed})
-            rows.append({"ts": ts, "entity": f"group/{entity}", "metric": "consumer_lag_messages", "value": lag})
-            rows.append({"ts": ts, "entity": f"group/{entity}", "metric": "messages_out_per_s", "value": consumed / 60})
+            rows.append(
+                {"ts": ts, "entity": f"group/{entity}", "metric": "committed_offset", "value": committed}
+            )
+            rows.append(
+                {"ts": ts, "entity": f"group/{entity}", "metric": "consumer_lag_messages", "value": lag}
+            )
+            rows.append(
+                {
+                    "ts": ts,
+                    "entity": f"group/{entity}",
+                    "metric": "messages_out_per_s",
+                    "value": consumed / 60,
+                }
+            )
     return len(rows), time.perf_counter() - began
 
 
@@ -130,13 +229,20 @@ def versions() -> dict[str, str]:
     import polars
     import scipy
 
-    return {"python": platform.python_version(), "numpy": numpy.__version__, "polars": polars.__version__, "scipy": scipy.__version__}
+    return {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "polars": polars.__version__,
+        "scipy": scipy.__version__,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one simulated day instead of seven (< 1 min)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs of simulate(); the best is reported")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="timed runs of simulate(); the best is reported"
+    )
     args = parser.parse_args()
     days = 1.0 if args.quick else 7.0
     spec = fleet_spec(days)
@@ -155,8 +261,12 @@ def main() -> None:
             series = result.frame.select("cluster", "level", "entity", "metric").n_unique()
         del result
 
-    calendar = Calendar.build(spec.start or __import__("workbench.sources.simulator.engine", fromlist=["DEFAULT_START"]).DEFAULT_START,
-                              int(days * 1440), 60.0)
+    calendar = Calendar.build(
+        spec.start
+        or __import__("workbench.sources.simulator.engine", fromlist=["DEFAULT_START"]).DEFAULT_START,
+        int(days * 1440),
+        60.0,
+    )
     best_mech = float("inf")
     for run in range(args.repeat):
         began = time.perf_counter()

@@ -23,7 +23,12 @@ KAFKA_SPEC = {
             "name": "kafka-test-1",
             "brokers": 3,
             "topics": [
-                {"name": "orders", "partitions": 6, "replication_factor": 3, "load": {"base_rate": 200, "noise": 0.2, "bursts_per_day": 6, "burst_magnitude": 4}},
+                {
+                    "name": "orders",
+                    "partitions": 6,
+                    "replication_factor": 3,
+                    "load": {"base_rate": 200, "noise": 0.2, "bursts_per_day": 6, "burst_magnitude": 4},
+                },
                 {"name": "audit", "partitions": 3, "replication_factor": 1, "load": {"base_rate": 20}},
             ],
             "consumer_groups": [
@@ -33,9 +38,28 @@ KAFKA_SPEC = {
         }
     ],
     "incidents": [
-        {"kind": "broker_failure", "cluster": "kafka-test-1", "target": "1", "start": "6h", "duration": "30m"},
-        {"kind": "rebalance_storm", "cluster": "kafka-test-1", "target": "shipping", "start": "12h", "duration": "1h", "magnitude": 20},
-        {"kind": "consumer_crash", "cluster": "kafka-test-1", "target": "auditors", "start": "18h", "duration": "20m"},
+        {
+            "kind": "broker_failure",
+            "cluster": "kafka-test-1",
+            "target": "1",
+            "start": "6h",
+            "duration": "30m",
+        },
+        {
+            "kind": "rebalance_storm",
+            "cluster": "kafka-test-1",
+            "target": "shipping",
+            "start": "12h",
+            "duration": "1h",
+            "magnitude": 20,
+        },
+        {
+            "kind": "consumer_crash",
+            "cluster": "kafka-test-1",
+            "target": "auditors",
+            "start": "18h",
+            "duration": "20m",
+        },
     ],
 }
 
@@ -48,18 +72,53 @@ RABBIT_SPEC = {
             "nodes": 2,
             "memory_limit_bytes": 2e9,
             "queues": [
-                {"name": "work", "load": {"base_rate": 40, "noise": 0.3, "bursts_per_day": 8, "burst_magnitude": 5},
-                 "consumers": 2, "capacity_per_consumer": 30, "prefetch": 25, "processing_time": "2s",
-                 "nack_ratio": 0.05, "reject_ratio": 0.02, "dead_letter_queue": "work.dlq"},
+                {
+                    "name": "work",
+                    "load": {"base_rate": 40, "noise": 0.3, "bursts_per_day": 8, "burst_magnitude": 5},
+                    "consumers": 2,
+                    "capacity_per_consumer": 30,
+                    "prefetch": 25,
+                    "processing_time": "2s",
+                    "nack_ratio": 0.05,
+                    "reject_ratio": 0.02,
+                    "dead_letter_queue": "work.dlq",
+                },
                 {"name": "work.dlq", "node": 1, "load": {"base_rate": 0, "noise": 0}, "consumers": 0},
-                {"name": "jobs", "vhost": "batch", "type": "quorum", "node": 1, "load": {"base_rate": 5}, "consumers": 1, "capacity_per_consumer": 10},
+                {
+                    "name": "jobs",
+                    "vhost": "batch",
+                    "type": "quorum",
+                    "node": 1,
+                    "load": {"base_rate": 5},
+                    "consumers": 1,
+                    "capacity_per_consumer": 10,
+                },
             ],
         }
     ],
     "incidents": [
-        {"kind": "consumer_crash", "cluster": "rabbit-test-1", "target": "work", "start": "4h", "duration": "30m"},
-        {"kind": "memory_alarm", "cluster": "rabbit-test-1", "target": "0", "start": "10h", "duration": "40m", "magnitude": 1.2},
-        {"kind": "rolling_restart", "cluster": "rabbit-test-1", "start": "16h", "duration": "30m", "magnitude": 3},
+        {
+            "kind": "consumer_crash",
+            "cluster": "rabbit-test-1",
+            "target": "work",
+            "start": "4h",
+            "duration": "30m",
+        },
+        {
+            "kind": "memory_alarm",
+            "cluster": "rabbit-test-1",
+            "target": "0",
+            "start": "10h",
+            "duration": "40m",
+            "magnitude": 1.2,
+        },
+        {
+            "kind": "rolling_restart",
+            "cluster": "rabbit-test-1",
+            "start": "16h",
+            "duration": "30m",
+            "magnitude": 3,
+        },
     ],
 }
 
@@ -71,17 +130,39 @@ SQS_SPEC = {
             "account_id": "210987654321",
             "region": "us-east-1",
             "queues": [
-                {"name": "resize", "load": {"base_rate": 10, "noise": 0.3}, "consumers": 3, "capacity_per_consumer": 5,
-                 "visibility_timeout": "120s", "processing_time": "20s", "failure_ratio": 0.1,
-                 "max_receive_count": 3, "dead_letter_queue": "resize-dlq"},
+                {
+                    "name": "resize",
+                    "load": {"base_rate": 10, "noise": 0.3},
+                    "consumers": 3,
+                    "capacity_per_consumer": 5,
+                    "visibility_timeout": "120s",
+                    "processing_time": "20s",
+                    "failure_ratio": 0.1,
+                    "max_receive_count": 3,
+                    "dead_letter_queue": "resize-dlq",
+                },
                 {"name": "resize-dlq", "load": {"base_rate": 0, "noise": 0}, "consumers": 0},
                 {"name": "plain", "load": {"base_rate": 3}, "consumers": 1, "capacity_per_consumer": 10},
             ],
         }
     ],
     "incidents": [
-        {"kind": "poison_message", "cluster": "aws-210987654321-us-east-1", "target": "resize", "start": "5h", "duration": "1h", "magnitude": 0.3},
-        {"kind": "visibility_timeout_short", "cluster": "aws-210987654321-us-east-1", "target": "resize", "start": "15h", "duration": "1h", "magnitude": 2},
+        {
+            "kind": "poison_message",
+            "cluster": "aws-210987654321-us-east-1",
+            "target": "resize",
+            "start": "5h",
+            "duration": "1h",
+            "magnitude": 0.3,
+        },
+        {
+            "kind": "visibility_timeout_short",
+            "cluster": "aws-210987654321-us-east-1",
+            "target": "resize",
+            "start": "15h",
+            "duration": "1h",
+            "magnitude": 2,
+        },
     ],
 }
 
@@ -163,7 +244,9 @@ def test_kafka_lag_is_produced_minus_consumed_and_never_negative(kafka_run) -> N
 def test_kafka_canonical_lag_equals_offsets_in_the_frame(kafka_run) -> None:
     result, _ = kafka_run
     f = result.frame.filter(pl.col("level") == "partition")
-    leo = f.filter(pl.col("metric") == "log_end_offset").select("ts", pl.col("entity").alias("tp"), pl.col("value").alias("leo"))
+    leo = f.filter(pl.col("metric") == "log_end_offset").select(
+        "ts", pl.col("entity").alias("tp"), pl.col("value").alias("leo")
+    )
     lag = f.filter(pl.col("metric").is_in(["committed_offset", "consumer_lag_messages"])).pivot(
         on="metric", index=["ts", "entity"], values="value"
     )
@@ -192,13 +275,13 @@ def test_kafka_broker_failure_shrinks_isr_moves_leaders_and_takes_rf1_offline(ka
 
 
 def test_kafka_rebalance_storm_pauses_consumption(kafka_run) -> None:
-    result, m = kafka_run
+    _, m = kafka_run
     group = 0  # shipping
     rows = m.gp_group == group
-    during = m.consumed[rows, 12 * 60:13 * 60].sum()
-    before = m.consumed[rows, 11 * 60:12 * 60].sum()
+    during = m.consumed[rows, 12 * 60 : 13 * 60].sum()
+    before = m.consumed[rows, 11 * 60 : 12 * 60].sum()
     assert during < before
-    assert (np.diff(m.members[group, 12 * 60:13 * 60]) != 0).any()
+    assert (np.diff(m.members[group, 12 * 60 : 13 * 60]) != 0).any()
 
 
 def test_kafka_consumer_crash_stops_the_group_and_lag_grows(kafka_run) -> None:
@@ -216,7 +299,8 @@ def test_kafka_consumer_crash_stops_the_group_and_lag_grows(kafka_run) -> None:
 def test_rabbit_ready_plus_unacked_is_conserved(rabbit_run) -> None:
     _, m = rabbit_run
     total = m.ready + m.unacked
-    assert np.all(m.ready >= 0) and np.all(m.unacked >= 0)
+    assert np.all(m.ready >= 0)
+    assert np.all(m.unacked >= 0)
     change = np.diff(total, axis=1)
     flows = (m.published + m.dead_lettered_in - m.acked - m.rejected)[:, 1:]
     np.testing.assert_array_equal(change, flows)
@@ -323,18 +407,43 @@ def test_bad_parameters_raise_clear_errors() -> None:
         simulate("default", days=1, step="0s")
     with pytest.raises(ParameterError, match="start"):
         simulate("default", days=1, start="yesterday")
-    with pytest.raises(NotFoundError, match="available: .*default"):
+    with pytest.raises(NotFoundError, match=r"available: .*default"):
         simulate("no-such-scenario")
     with pytest.raises(ParameterError, match="duration"):
         parse_duration("ten minutes")
 
 
 def test_invalid_specs_name_the_field() -> None:
-    bad = {**KAFKA_SPEC, "incidents": [{"kind": "broker_failure", "cluster": "kafka-test-1", "target": "9", "start": "1h", "duration": "5m"}]}
+    bad = {
+        **KAFKA_SPEC,
+        "incidents": [
+            {
+                "kind": "broker_failure",
+                "cluster": "kafka-test-1",
+                "target": "9",
+                "start": "1h",
+                "duration": "5m",
+            }
+        ],
+    }
     with pytest.raises(ConfigError, match="target '9' not found"):
         simulate(ScenarioSpec.model_validate(bad), days=0.2)
     with pytest.raises(ValueError, match="replication_factor 4 exceeds brokers 3"):
-        ScenarioSpec.model_validate({"name": "x", "kafka": [{"topics": [{"name": "t", "replication_factor": 4, "load": {"base_rate": 1}}]}]})
+        ScenarioSpec.model_validate(
+            {
+                "name": "x",
+                "kafka": [{"topics": [{"name": "t", "replication_factor": 4, "load": {"base_rate": 1}}]}],
+            }
+        )
     with pytest.raises(ValueError, match="unknown topic"):
-        ScenarioSpec.model_validate({"name": "x", "kafka": [{"topics": [{"name": "t", "load": {"base_rate": 1}}],
-                                                             "consumer_groups": [{"name": "g", "topics": ["u"], "capacity_per_member": 1}]}]})
+        ScenarioSpec.model_validate(
+            {
+                "name": "x",
+                "kafka": [
+                    {
+                        "topics": [{"name": "t", "load": {"base_rate": 1}}],
+                        "consumer_groups": [{"name": "g", "topics": ["u"], "capacity_per_member": 1}],
+                    }
+                ],
+            }
+        )

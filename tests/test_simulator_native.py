@@ -58,30 +58,48 @@ def test_native_series_agree_with_canonical(default_run) -> None:
     canon = default_run.frame
     lag = native.filter(pl.col("name") == "kafka_consumergroup_lag").select(
         "ts",
-        pl.concat_str([pl.col("labels").struct.field(f) for f in ("consumergroup", "topic", "partition")], separator="/").alias("entity"),
+        pl.concat_str(
+            [pl.col("labels").struct.field(f) for f in ("consumergroup", "topic", "partition")], separator="/"
+        ).alias("entity"),
         pl.col("value").alias("native"),
     )
-    lag_c = canon.filter(pl.col("level") == "partition", pl.col("metric") == "consumer_lag_messages").select("ts", "entity", "value")
+    lag_c = canon.filter(pl.col("level") == "partition", pl.col("metric") == "consumer_lag_messages").select(
+        "ts", "entity", "value"
+    )
     joined = lag.join(lag_c, on=["ts", "entity"])
     assert joined.height == lag.height == lag_c.height > 0
     assert (joined["native"] == joined["value"]).all()
 
     ready = native.filter(pl.col("name") == "rabbitmq_queue_messages_ready").select(
         "ts",
-        pl.when(pl.col("labels").struct.field("vhost") == "/").then(pl.col("labels").struct.field("queue"))
-        .otherwise(pl.concat_str([pl.col("labels").struct.field("vhost"), pl.col("labels").struct.field("queue")], separator="/"))
+        pl.when(pl.col("labels").struct.field("vhost") == "/")
+        .then(pl.col("labels").struct.field("queue"))
+        .otherwise(
+            pl.concat_str(
+                [pl.col("labels").struct.field("vhost"), pl.col("labels").struct.field("queue")],
+                separator="/",
+            )
+        )
         .alias("entity"),
         pl.col("value").alias("native"),
     )
-    ready_c = canon.filter(pl.col("provider") == "rabbitmq", pl.col("level") == "queue", pl.col("metric") == "queue_depth_messages")
+    ready_c = canon.filter(
+        pl.col("provider") == "rabbitmq",
+        pl.col("level") == "queue",
+        pl.col("metric") == "queue_depth_messages",
+    )
     joined = ready.join(ready_c, on=["ts", "entity"])
     assert joined.height == ready_c.height > 0
     assert (joined["native"] == joined["value"]).all()
 
     sent = native.filter(pl.col("name") == "aws_sqs_number_of_messages_sent_sum").select(
-        "ts", pl.col("labels").struct.field("dimension_QueueName").alias("entity"), (pl.col("value") / 60.0).alias("native")
+        "ts",
+        pl.col("labels").struct.field("dimension_QueueName").alias("entity"),
+        (pl.col("value") / 60.0).alias("native"),
     )
-    sent_c = canon.filter(pl.col("provider") == "sqs", pl.col("level") == "queue", pl.col("metric") == "messages_in_per_s")
+    sent_c = canon.filter(
+        pl.col("provider") == "sqs", pl.col("level") == "queue", pl.col("metric") == "messages_in_per_s"
+    )
     joined = sent.join(sent_c, on=["ts", "entity"])
     assert joined.height == sent_c.height > 0
     np.testing.assert_allclose(joined["native"].to_numpy(), joined["value"].to_numpy())
@@ -104,7 +122,10 @@ def test_counters_restart_after_a_broker_restart() -> None:
 
 def test_openmetrics_history_is_well_formed(default_run, tmp_path: Path) -> None:
     ts = default_run.calendar.ts_ms[:150]
-    blocks = [type(b)(b.name, b.kind, b.help, b.labels, b.values[:, :150], b.exporter) for b in default_run.native_blocks]
+    blocks = [
+        type(b)(b.name, b.kind, b.help, b.labels, b.values[:, :150], b.exporter)
+        for b in default_run.native_blocks
+    ]
     paths = write_openmetrics(blocks, ts, tmp_path, window="2h")
     assert len(paths) == 2
     text = paths[0].read_text(encoding="utf-8")
@@ -156,10 +177,13 @@ def test_live_ticks_and_addresses() -> None:
 def test_simulate_command_stores_dataset_with_manifest(tmp_path: Path) -> None:
     from workbench.store import Store
 
-    summary = simulate_scenario("hot-partition", days=0.2, seed=4, store_dir=tmp_path / "store", export=tmp_path / "om")
+    summary = simulate_scenario(
+        "hot-partition", days=0.2, seed=4, store_dir=tmp_path / "store", export=tmp_path / "om"
+    )
     store = Store(tmp_path / "store")
     manifest = store.manifest(summary.dataset)
     assert manifest.seed == 4
     assert manifest.source == "sim:hot-partition:4"
     assert store.scan(summary.dataset).select(pl.len()).collect().item() == summary.rows
-    assert summary.exported and all(p.exists() for p in summary.exported)
+    assert summary.exported
+    assert all(p.exists() for p in summary.exported)

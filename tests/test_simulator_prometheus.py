@@ -30,7 +30,13 @@ def test_prometheus_scrapes_serve_and_values_equal_the_simulator(prometheus_fact
     host, port = fleet.serve("127.0.0.1", 0)
     try:
         prom = prometheus_factory(
-            [{"job_name": "sim", "scrape_interval": "1s", "static_configs": [{"targets": [f"{host}:{port}"]}]}]
+            [
+                {
+                    "job_name": "sim",
+                    "scrape_interval": "1s",
+                    "static_configs": [{"targets": [f"{host}:{port}"]}],
+                }
+            ]
         )
         prom.wait_for_series('workbench_sim_tick{job="sim"}', timeout=60)
         time.sleep(4)  # a few scrapes
@@ -41,7 +47,11 @@ def test_prometheus_scrapes_serve_and_values_equal_the_simulator(prometheus_fact
         for at, tick_text in samples[-3:]:
             tick = int(float(tick_text))
             result = _query(prom.url, '{job="sim"}', at=float(at))
-            scraped = [r for r in result if not r["metric"]["__name__"].startswith(("workbench_sim", "up", "scrape_"))]
+            scraped = [
+                r
+                for r in result
+                if not r["metric"]["__name__"].startswith(("workbench_sim", "up", "scrape_"))
+            ]
             expected = sum(int((~np.isnan(b.values[:, tick])).sum()) for b in fleet.result.native_blocks)
             assert len(scraped) == expected
             for r in scraped:

@@ -32,8 +32,12 @@ def moved(frame: pl.DataFrame, incident: dict, metric: str) -> bool:
             pl.col("cluster") == incident["cluster"], pl.col("entity") == entity, pl.col("metric") == metric
         )
         for _, group in series.group_by("level"):
-            before = group.filter(pl.col("ts") < incident["start"], pl.col("ts") >= incident["start"] - span)["value"].to_numpy()
-            during = group.filter(pl.col("ts").is_between(incident["start"], incident["end"]))["value"].to_numpy()
+            before = group.filter(pl.col("ts") < incident["start"], pl.col("ts") >= incident["start"] - span)[
+                "value"
+            ].to_numpy()
+            during = group.filter(pl.col("ts").is_between(incident["start"], incident["end"]))[
+                "value"
+            ].to_numpy()
             if before.size < 5 or during.size == 0:
                 continue
             median = np.median(before)
@@ -65,7 +69,9 @@ def test_scenario_incidents_are_visible_in_the_metrics_they_name(name: str) -> N
 
 def test_default_scenario_is_a_modest_fleet() -> None:
     spec = get_scenario("default")
-    assert spec.kafka and spec.rabbitmq and spec.sqs
+    assert spec.kafka
+    assert spec.rabbitmq
+    assert spec.sqs
     assert spec.days == 7
     assert 3 <= len(spec.incidents) <= 6
 
@@ -75,7 +81,12 @@ def test_export_edit_import_round_trip(isolated_settings: Path) -> None:
     text = exported.read_text(encoding="utf-8")
     assert text.startswith("# Queue Workbench scenario")
     edited = isolated_settings / "mine.yaml"
-    edited.write_text(text.replace("name: slow-consumer", "name: my-slow-consumer").replace("magnitude: 0.35", "magnitude: 0.2"), encoding="utf-8")
+    edited.write_text(
+        text.replace("name: slow-consumer", "name: my-slow-consumer").replace(
+            "magnitude: 0.35", "magnitude: 0.2"
+        ),
+        encoding="utf-8",
+    )
     spec = import_scenario(edited)
     assert spec.name == "my-slow-consumer"
     assert "my-slow-consumer" in scenario_names()
@@ -90,7 +101,10 @@ def test_export_edit_import_round_trip(isolated_settings: Path) -> None:
 
 def test_invalid_import_is_refused_with_the_field(isolated_settings: Path) -> None:
     bad = isolated_settings / "bad.yaml"
-    bad.write_text("name: broken\nkafka:\n  - topics: [{name: t, partitions: 0, load: {base_rate: 1}}]\n", encoding="utf-8")
+    bad.write_text(
+        "name: broken\nkafka:\n  - topics: [{name: t, partitions: 0, load: {base_rate: 1}}]\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError, match=r"kafka\.0\.topics\.0\.partitions"):
         import_scenario(bad)
     bad.write_text("name: [unclosed\n", encoding="utf-8")

@@ -23,7 +23,13 @@ from workbench.sources.simulator.library import (
     register_scenario,
     scenario_names,
 )
-from workbench.sources.simulator.spec import IncidentSpec, LoadSpec, ScenarioSpec, scenario_from_yaml, scenario_to_yaml
+from workbench.sources.simulator.spec import (
+    IncidentSpec,
+    LoadSpec,
+    ScenarioSpec,
+    scenario_from_yaml,
+    scenario_to_yaml,
+)
 
 __all__ = [
     "DEFAULT_START",

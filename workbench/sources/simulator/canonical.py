@@ -47,8 +47,13 @@ def blocks_to_frame(blocks: Sequence[Block], ts_ms: NDArray[np.int64], *, source
             "entity": [e for b in blocks for e in b.entities],
             "metric": np.repeat([b.metric for b in blocks], counts),
         },
-        schema={"provider": CANONICAL_SCHEMA["provider"], "cluster": pl.String, "level": CANONICAL_SCHEMA["level"],
-                "entity": pl.String, "metric": pl.String},
+        schema={
+            "provider": CANONICAL_SCHEMA["provider"],
+            "cluster": pl.String,
+            "level": CANONICAL_SCHEMA["level"],
+            "entity": pl.String,
+            "metric": pl.String,
+        },
     )
     # the value arrays are handed to Polars without copying (one chunk per block)
     flats = [np.ascontiguousarray(b.values, dtype=np.float64).ravel() for b in blocks]
@@ -114,15 +119,26 @@ def kafka_blocks(model: object) -> list[Block]:
     consumed_rate = model.consumed / dt
     if model.gp_group.size:
         gp_entities = [
-            f"{groups[g].name}/{part_entities[p]}" for g, p in zip(model.gp_group, model.gp_partition, strict=True)
+            f"{groups[g].name}/{part_entities[p]}"
+            for g, p in zip(model.gp_group, model.gp_partition, strict=True)
         ]
         add("partition", "committed_offset", gp_entities, model.committed)
         add("partition", "consumer_lag_messages", gp_entities, model.lag)
         add("partition", "consumer_lag_seconds", gp_entities, model.lag_seconds)
         add("partition", "messages_out_per_s", gp_entities, consumed_rate)
-        pair_keys: list[tuple[int, int]] = sorted({(int(g), int(model.topic_of[p])) for g, p in zip(model.gp_group, model.gp_partition, strict=True)})
+        pair_keys: list[tuple[int, int]] = sorted(
+            {
+                (int(g), int(model.topic_of[p]))
+                for g, p in zip(model.gp_group, model.gp_partition, strict=True)
+            }
+        )
         pair_index = {k: i for i, k in enumerate(pair_keys)}
-        pair_of = np.array([pair_index[(int(g), int(model.topic_of[p]))] for g, p in zip(model.gp_group, model.gp_partition, strict=True)])
+        pair_of = np.array(
+            [
+                pair_index[(int(g), int(model.topic_of[p]))]
+                for g, p in zip(model.gp_group, model.gp_partition, strict=True)
+            ]
+        )
         pair_entities = [f"{groups[g].name}/{topic_names[t]}" for g, t in pair_keys]
         by_pair = onehot(pair_of, len(pair_keys))
         add("consumer_group", "consumer_lag_messages", pair_entities, by_pair @ model.lag)
@@ -138,9 +154,16 @@ def kafka_blocks(model: object) -> list[Block]:
     add("topic", "bytes_in_per_s", topic_names, by_topic @ bytes_in)
     fetch_bytes = np.zeros_like(in_rate)
     if model.gp_group.size:
-        fetch_bytes = onehot(model.gp_partition, in_rate.shape[0]) @ (consumed_rate * msg_bytes[model.gp_partition])
+        fetch_bytes = onehot(model.gp_partition, in_rate.shape[0]) @ (
+            consumed_rate * msg_bytes[model.gp_partition]
+        )
     add("topic", "bytes_out_per_s", topic_names, by_topic @ fetch_bytes)
-    add("topic", "partitions", topic_names, np.repeat(np.array([[t.partitions] for t in topics], dtype=np.float64), T, axis=1))
+    add(
+        "topic",
+        "partitions",
+        topic_names,
+        np.repeat(np.array([[t.partitions] for t in topics], dtype=np.float64), T, axis=1),
+    )
     add("topic", "under_replicated_partitions", topic_names, by_topic @ urp)
     add("topic", "offline_partitions", topic_names, by_topic @ offline)
 
@@ -149,7 +172,11 @@ def kafka_blocks(model: object) -> list[Block]:
     hosted = np.zeros((n_brokers, T))
     for r in range(model.replicas.shape[1]):
         has = model.replicas[:, r] >= 0
-        hosted += np.repeat(np.bincount(model.replicas[has, r], minlength=n_brokers).reshape(-1, 1).astype(np.float64), T, axis=1)
+        hosted += np.repeat(
+            np.bincount(model.replicas[has, r], minlength=n_brokers).reshape(-1, 1).astype(np.float64),
+            T,
+            axis=1,
+        )
     controller = _controller(model.broker_up)
     elections = np.zeros((model.leader.shape[0], T))
     elections[:, 1:] = (model.leader[:, 1:] != model.leader[:, :-1]).astype(np.float64)
@@ -160,9 +187,13 @@ def kafka_blocks(model: object) -> list[Block]:
         "bytes_out_per_s": group_sum(leader, fetch_bytes + replication_out, n_brokers),
         "under_replicated_partitions": group_sum(leader, urp, n_brokers),
         "partitions": hosted,
-        "active_controllers": (controller.reshape(1, -1) == np.arange(n_brokers).reshape(-1, 1)).astype(np.float64),
+        "active_controllers": (controller.reshape(1, -1) == np.arange(n_brokers).reshape(-1, 1)).astype(
+            np.float64
+        ),
         "leader_elections_per_s": np.where(
-            controller.reshape(1, -1) == np.arange(n_brokers).reshape(-1, 1), elections_rate.reshape(1, -1), 0.0
+            controller.reshape(1, -1) == np.arange(n_brokers).reshape(-1, 1),
+            elections_rate.reshape(1, -1),
+            0.0,
         ),
         "produce_latency_ms": model.produce_latency_p99_ms,
         "memory_used_bytes": _heap(spec.heap_bytes, group_sum(leader, bytes_in, n_brokers), dt),
@@ -207,8 +238,10 @@ def _connections(model: object, leader: NDArray[np.int64], n_brokers: int) -> F6
     T = model.calendar.steps
     led = group_sum(leader, np.ones_like(model.leader), n_brokers)
     share = led / np.maximum(led.sum(axis=0, keepdims=True), 1.0)
-    clients = 3.0 * len(model.spec.topics) + (model.members.sum(axis=0) if model.members.size else np.zeros(T))
-    return np.round(12.0 + clients.reshape(1, -1) * share * 2.0)
+    clients = 3.0 * len(model.spec.topics) + (
+        model.members.sum(axis=0) if model.members.size else np.zeros(T)
+    )
+    return np.asarray(np.round(12.0 + clients.reshape(1, -1) * share * 2.0), dtype=np.float64)
 
 
 def _disk_free(model: object, msg_bytes: F64, n_brokers: int) -> F64:
@@ -221,4 +254,4 @@ def _disk_free(model: object, msg_bytes: F64, n_brokers: int) -> F64:
         has = model.replicas[:, r] >= 0
         total += onehot(model.replicas[has, r], n_brokers) @ log_bytes[has]
     capacity = np.maximum(total.max(axis=1, keepdims=True) * 2.5, 1e11)
-    return capacity - total
+    return np.asarray(capacity - total, dtype=np.float64)

@@ -71,12 +71,21 @@ def simulate_scenario(
     result = simulate(scenario, days=days, seed=seed, start=start, step=step)
     elapsed = time.perf_counter() - began
     appended = store_simulation(result, dataset=dataset, store=Store(store_dir))
-    exported = write_openmetrics(result.native_blocks, result.calendar.ts_ms, export) if export is not None else []
+    exported = (
+        write_openmetrics(result.native_blocks, result.calendar.ts_ms, export) if export is not None else []
+    )
     series = result.frame.select("cluster", "level", "entity", "metric").n_unique()
     shown = result.incidents.select(
-        "start", "end", "kind", "severity", "cluster", pl.col("entities").list.join(", ").str.slice(0, 60).alias("entities")
+        "start",
+        "end",
+        "kind",
+        "severity",
+        "cluster",
+        pl.col("entities").list.join(", ").str.slice(0, 60).alias("entities"),
     )
-    return SimulateSummary(appended.dataset, result.frame.height, appended.added, series, elapsed, shown, exported)
+    return SimulateSummary(
+        appended.dataset, result.frame.height, appended.added, series, elapsed, shown, exported
+    )
 
 
 def serve_scenario(
@@ -98,12 +107,21 @@ def serve_scenario(
     OpenMetrics first, for ``promtool tsdb create-blocks-from openmetrics``.
     """
     host, port = parse_address(address)
-    fleet = LiveFleet(scenario, seed=seed, history=f"{days if days is not None else 1}d", horizon=horizon, step=step, speed=speed)
+    fleet = LiveFleet(
+        scenario,
+        seed=seed,
+        history=f"{days if days is not None else 1}d",
+        horizon=horizon,
+        step=step,
+        speed=speed,
+    )
     if export is not None:
         paths = fleet.write_history(export)
         announce(f"Wrote {len(paths)} OpenMetrics history files to {export}")
     bound_host, bound_port = fleet.serve(host, port)
-    announce(f"Serving {fleet.result.spec.name} (seed {seed}, speed {speed:g}x) on http://{bound_host}:{bound_port}/metrics - Ctrl-C stops")
+    announce(
+        f"Serving {fleet.result.spec.name} (seed {seed}, speed {speed:g}x) on http://{bound_host}:{bound_port}/metrics - Ctrl-C stops"
+    )
     deadline = None if stop_after is None else time.monotonic() + stop_after
     try:
         while deadline is None or time.monotonic() < deadline:

@@ -189,7 +189,7 @@ def time_at_count(cumulative: F64, query: F64, times: F64, rows: NDArray[np.intp
         second = shifted[row_start[:, 0] + 1].reshape(-1, 1)
         first_rate = np.maximum(second - first, 1e-9) / max(times[1] - times[0], 1e-9)
         result = np.where(before, times[0] - (first - q) / first_rate, result)
-    return result
+    return np.asarray(result, dtype=np.float64)
 
 
 def group_sum(keys: NDArray[np.int64], values: F64, n_keys: int) -> F64:
@@ -202,7 +202,7 @@ def group_sum(keys: NDArray[np.int64], values: F64, n_keys: int) -> F64:
     flat = keys.astype(np.int64) * steps + np.arange(steps, dtype=np.int64).reshape(1, -1)
     valid = keys >= 0
     out = np.bincount(flat[valid], weights=values[valid], minlength=n_keys * steps)
-    return out[: n_keys * steps].reshape(n_keys, steps)
+    return np.asarray(out[: n_keys * steps], dtype=np.float64).reshape(n_keys, steps)
 
 
 def onehot(groups: NDArray[np.int64], n_groups: int) -> F64:

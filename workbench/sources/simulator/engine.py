@@ -77,7 +77,9 @@ class SimulationResult:
         """Parameters to record in a store manifest."""
         return {
             "scenario": self.spec.name,
-            "start": dt.datetime.fromtimestamp((self.calendar.ts_ms[0] / 1000) - self.calendar.step_seconds, tz=dt.UTC).isoformat(),
+            "start": dt.datetime.fromtimestamp(
+                (self.calendar.ts_ms[0] / 1000) - self.calendar.step_seconds, tz=dt.UTC
+            ).isoformat(),
             "steps": self.calendar.steps,
             "step_seconds": self.calendar.step_seconds,
             "spec": self.spec.model_dump(mode="json"),
@@ -106,7 +108,9 @@ def run_models(spec: ScenarioSpec, calendar: Calendar, seed: int) -> list[Model]
 
     def of(cluster: str) -> list[Any]:
         # incidents that start after the simulated range (a shorter run) do not happen
-        return [inc for inc in spec.incidents if inc.cluster == cluster and inc.start.total_seconds() < horizon]
+        return [
+            inc for inc in spec.incidents if inc.cluster == cluster and inc.start.total_seconds() < horizon
+        ]
 
     models: list[Model] = []
     i = 0
@@ -142,7 +146,9 @@ def _as_start(start: dt.datetime | str | None, spec: ScenarioSpec) -> dt.datetim
         try:
             start = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
         except ValueError as err:
-            raise ParameterError("start", allowed="an ISO 8601 time with a zone, e.g. 2026-01-05T00:00:00Z", received=start) from err
+            raise ParameterError(
+                "start", allowed="an ISO 8601 time with a zone, e.g. 2026-01-05T00:00:00Z", received=start
+            ) from err
     if start.tzinfo is None:
         raise ParameterError("start", allowed="a time-zone-aware datetime", received=start)
     return start.astimezone(dt.UTC)
@@ -197,7 +203,7 @@ def simulate(
     step_seconds = step_td.total_seconds()
     if step_seconds < 1:
         raise ParameterError("step", allowed="a duration of at least 1s, e.g. '1m'", received=step)
-    steps = int(round(n_days * 86400 / step_seconds))
+    steps = round(n_days * 86400 / step_seconds)
     if steps < 2:
         raise ParameterError("days", allowed=f"at least two steps of {step_seconds:g}s", received=days)
     if steps > 5_000_000:
@@ -211,7 +217,9 @@ def simulate(
     truth: list[TruthRow] = [row for model in models for row in model.truth]
     incidents = incidents_frame(truth, calendar)
     logger.info("simulated %s: %d rows, %d incidents", spec.name, frame.height, incidents.height)
-    return SimulationResult(frame=frame, incidents=incidents, spec=spec, seed=int(seed), calendar=calendar, models=models)
+    return SimulationResult(
+        frame=frame, incidents=incidents, spec=spec, seed=int(seed), calendar=calendar, models=models
+    )
 
 
 def store_simulation(result: SimulationResult, *, dataset: str | None = None, store: Any = None) -> Any:
@@ -220,6 +228,7 @@ def store_simulation(result: SimulationResult, *, dataset: str | None = None, st
     Parameters
     ----------
     result : SimulationResult
+        What :func:`simulate` returned.
     dataset : str, optional
         Dataset name (default ``sim-<scenario>-<seed>``).
     store : workbench.store.Store, optional

@@ -14,7 +14,7 @@ Examples
 >>> cal = Calendar.build(dt.datetime(2026, 1, 5, tzinfo=dt.UTC), steps=1440, step_seconds=60)
 >>> spec = IncidentSpec(kind="slow_consumer", cluster="c", target="g", start="2h", duration="30m")
 >>> step_window(spec, cal)
-(119, 149)
+(120, 150)
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def recovery_index(series: F64, i0: int, i1: int, *, floor: float = 1.0) -> int:
     """
     if series.ndim == 1:
         series = series.reshape(1, -1)
-    steps = series.shape[1]
+    steps = int(series.shape[1])
     lo = max(0, i0 - 120)
     before = series[:, lo:i0] if i0 > lo else series[:, :1]
     baseline = np.nanpercentile(before, 99, axis=1) * 1.2 + floor
@@ -93,7 +93,7 @@ def rose(series: F64, i0: int, i1: int, *, factor: float = 1.5, floor: float = 1
         series = series.reshape(1, -1)
     lo = max(0, i0 - 120)
     before = series[:, lo:i0] if i0 > lo else series[:, :1]
-    during = series[:, i0:max(i1, i0 + 1)]
+    during = series[:, i0 : max(i1, i0 + 1)]
     if during.size == 0:
         return False
     base = np.nanmax(before, axis=1) if before.size else np.zeros(series.shape[0])
@@ -107,7 +107,7 @@ def fell(series: F64, i0: int, i1: int, *, factor: float = 0.7) -> bool:
         series = series.reshape(1, -1)
     lo = max(0, i0 - 120)
     before = series[:, lo:i0] if i0 > lo else series[:, :1]
-    during = series[:, i0:max(i1, i0 + 1)]
+    during = series[:, i0 : max(i1, i0 + 1)]
     base = np.nanmedian(before, axis=1)
     low = np.nanmin(during, axis=1)
     return bool(np.any((base > 0) & (low < base * factor)))
@@ -126,7 +126,7 @@ class TruthRow:
 
     def to_dict(self, calendar: Calendar) -> dict[str, object]:
         """Row for :func:`incidents_frame` (times in UTC)."""
-        step_ms = int(round(calendar.step_seconds * 1000))
+        step_ms = round(calendar.step_seconds * 1000)
         start_ms = int(calendar.ts_ms[0] - step_ms + self.i0 * step_ms)
         end_ms = int(calendar.ts_ms[0] - step_ms + min(self.end_index, calendar.steps) * step_ms)
         return {

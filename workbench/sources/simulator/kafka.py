@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from workbench.sources.simulator.core import F64, event_coverage, floor_cumsum, lindley, onehot, time_at_count
 from workbench.sources.simulator.incidents import TruthRow, recovery_index, rose, step_window, target_error
 from workbench.sources.simulator.load import Calendar, load_rates
-from workbench.sources.simulator.spec import IncidentSpec, KafkaClusterSpec
+from workbench.sources.simulator.spec import IncidentSpec, KafkaClusterSpec, KafkaGroupSpec
 
 __all__ = ["KafkaModel", "simulate_kafka"]
 
@@ -78,10 +78,12 @@ class KafkaModel:
 def _partition_weights(skew: float, n: int, rng: np.random.Generator) -> F64:
     ranks = rng.permutation(n) + 1.0
     weights = ranks ** (-skew) if skew > 0 else np.ones(n)
-    return weights / weights.sum()
+    return np.asarray(weights / weights.sum(), dtype=np.float64)
 
 
-def simulate_kafka(spec: KafkaClusterSpec, calendar: Calendar, incidents: list[IncidentSpec], rng: np.random.Generator) -> KafkaModel:
+def simulate_kafka(
+    spec: KafkaClusterSpec, calendar: Calendar, incidents: list[IncidentSpec], rng: np.random.Generator
+) -> KafkaModel:
     """Run the Kafka mechanics for one cluster."""
     T, dt = calendar.steps, calendar.step_seconds
     topics = spec.topics
@@ -108,8 +110,6 @@ def simulate_kafka(spec: KafkaClusterSpec, calendar: Calendar, incidents: list[I
     by_kind: dict[str, list[IncidentSpec]] = {}
     for inc in incidents:
         by_kind.setdefault(inc.kind, []).append(inc)
-    truth: list[TruthRow] = []
-
     # --- producers: load spikes and hot partitions -------------------------------------
     for inc in by_kind.get("load_spike", []):
         if inc.target not in topic_index:
@@ -145,10 +145,10 @@ def simulate_kafka(spec: KafkaClusterSpec, calendar: Calendar, incidents: list[I
     for inc in by_kind.get("rolling_restart", []):
         i0, i1 = step_window(inc, calendar)
         per = max(1, (i1 - i0) // n_brokers)
-        down_steps = max(1, int(round(inc.magnitude * 60 / dt)))
+        down_steps = max(1, round(inc.magnitude * 60 / dt))
         for b in range(n_brokers):
             s = i0 + b * per
-            broker_up[b, s:min(s + down_steps, T)] = False
+            broker_up[b, s : min(s + down_steps, T)] = False
         down_events.append((inc, list(range(n_brokers)), i0, i1))
 
     # a replica is in sync once it is up again and has caught up; it leads again only after
@@ -160,9 +160,9 @@ def simulate_kafka(spec: KafkaClusterSpec, calendar: Calendar, incidents: list[I
     for b, t in zip(*np.nonzero(came_back), strict=True):
         ups = np.flatnonzero(broker_up[b, :t])
         down_steps = t - 1 - (int(ups[-1]) if ups.size else -1)
-        catch_up = int(math.ceil((60.0 + 0.1 * down_steps * dt) / dt))
-        in_sync[b, t:t + catch_up] = False
-        may_lead[b, t:t + catch_up + int(_PREFERRED_ELECTION_DELAY_S // dt)] = False
+        catch_up = math.ceil((60.0 + 0.1 * down_steps * dt) / dt)
+        in_sync[b, t : t + catch_up] = False
+        may_lead[b, t : t + catch_up + int(_PREFERRED_ELECTION_DELAY_S // dt)] = False
 
     rep_ok = np.zeros((n_part, max_rf, T), dtype=bool)
     lead_ok = np.zeros((n_part, max_rf, T), dtype=bool)
@@ -194,7 +194,9 @@ def simulate_kafka(spec: KafkaClusterSpec, calendar: Calendar, incidents: list[I
     idx = np.arange(T)
     back = np.clip(idx.reshape(1, -1) - retention_steps.reshape(-1, 1), -1, T - 1)
     back = (back // segment) * segment
-    history = np.maximum(offset0 - np.floor(topic_rates[topic_of].mean(axis=1) * weights * retention_steps * dt), 0.0)
+    history = np.maximum(
+        offset0 - np.floor(topic_rates[topic_of].mean(axis=1) * weights * retention_steps * dt), 0.0
+    )
     oldest = np.where(back >= 0, np.take_along_axis(leo, np.maximum(back, 0), axis=1), history.reshape(-1, 1))
 
     # --- consumer groups ------------------------------------------------------------------
@@ -216,7 +218,11 @@ def simulate_kafka(spec: KafkaClusterSpec, calendar: Calendar, incidents: list[I
             members[gi] = _autoscaled(g, topic_rates, [topic_index[t] for t in g.topics], calendar)
     factor = np.ones((n_groups, T))
     storm_events = np.zeros((n_groups, T))
-    for inc in by_kind.get("slow_consumer", []) + by_kind.get("consumer_crash", []) + by_kind.get("rebalance_storm", []):
+    for inc in (
+        by_kind.get("slow_consumer", [])
+        + by_kind.get("consumer_crash", [])
+        + by_kind.get("rebalance_storm", [])
+    ):
         if inc.target not in group_index:
             raise target_error(inc, list(group_index))
         gi = group_index[inc.target]
@@ -226,7 +232,7 @@ def simulate_kafka(spec: KafkaClusterSpec, calendar: Calendar, incidents: list[I
         elif inc.kind == "consumer_crash":
             members[gi, i0:i1] = np.floor(members[gi, i0:i1] * (1.0 - min(inc.magnitude, 1.0)))
         else:  # rebalance storm: members keep leaving and joining (e.g. poll-interval timeouts)
-            every = max(1, int(round(3600.0 / max(inc.magnitude, 1e-6) / dt)))
+            every = max(1, round(3600.0 / max(inc.magnitude, 1e-6) / dt))
             times = np.arange(i0, i1, every)
             times = times + rng.integers(0, max(1, every // 3), size=times.size)
             times = times[times < i1]
@@ -238,7 +244,9 @@ def simulate_kafka(spec: KafkaClusterSpec, calendar: Calendar, incidents: list[I
     changes = np.zeros((n_groups, T))
     changes[:, 1:] = (members[:, 1:] != members[:, :-1]).astype(np.float64)
     pause_s = np.array([g.rebalance_pause.total_seconds() for g in groups]) if groups else np.zeros(0)
-    rebalance = event_coverage(np.maximum(changes, storm_events), pause_s, dt) if n_groups else np.zeros((0, T))
+    rebalance = (
+        event_coverage(np.maximum(changes, storm_events), pause_s, dt) if n_groups else np.zeros((0, T))
+    )
 
     parts_of_group = np.bincount(gp_group, minlength=n_groups).astype(np.float64)
     cap_member = np.array([g.capacity_per_member for g in groups]) if groups else np.zeros(0)
@@ -250,9 +258,13 @@ def simulate_kafka(spec: KafkaClusterSpec, calendar: Calendar, incidents: list[I
         # one member's worth, since a partition is consumed by a single member
         owned = parts_of_group.reshape(-1, 1) / np.maximum(active, 1e-9)
         arrivals_rate = produced[gp_partition] / dt
-        mean_arrival = (onehot(gp_group, n_groups) @ arrivals_rate) / np.maximum(parts_of_group, 1).reshape(-1, 1)
+        mean_arrival = (onehot(gp_group, n_groups) @ arrivals_rate) / np.maximum(parts_of_group, 1).reshape(
+            -1, 1
+        )
         others = np.maximum(owned - 1.0, 0.0) * mean_arrival
-        per_partition = np.where(active > 0, np.maximum(member_cap / np.maximum(owned, 1.0), member_cap - others), 0.0)
+        per_partition = np.where(
+            active > 0, np.maximum(member_cap / np.maximum(owned, 1.0), member_cap - others), 0.0
+        )
         capacity = per_partition[gp_group] * (1.0 - election_pause[gp_partition]) * dt
         capacity[offline[gp_partition]] = 0.0
         capacity = np.diff(floor_cumsum(capacity), axis=1, prepend=0.0)
@@ -260,7 +272,9 @@ def simulate_kafka(spec: KafkaClusterSpec, calendar: Calendar, incidents: list[I
         lag0 = np.floor(rng.uniform(0, 3, size=gp_group.size) * np.maximum(arrivals[:, 0], 1.0))
         backlog = lindley(arrivals, capacity, lag0)
         consumed_offset = leo[gp_partition] - backlog
-        prev = np.concatenate([(offset0[gp_partition] - lag0).reshape(-1, 1), consumed_offset[:, :-1]], axis=1)
+        prev = np.concatenate(
+            [(offset0[gp_partition] - lag0).reshape(-1, 1), consumed_offset[:, :-1]], axis=1
+        )
         consumed = consumed_offset - prev
         interval = np.array([g.commit_interval.total_seconds() for g in groups])[gp_group].reshape(-1, 1)
         trail = np.floor(consumed / dt * rng.random(consumed.shape) * np.minimum(interval, dt))
@@ -278,7 +292,9 @@ def simulate_kafka(spec: KafkaClusterSpec, calendar: Calendar, incidents: list[I
     for b in range(n_brokers):
         leader_load[b] = np.where(lead_int == b, produced, 0.0).sum(axis=0)
     mean_load = leader_load.mean(axis=1, keepdims=True) + 1e-9
-    latency = spec.produce_latency_ms * (1.0 + 0.4 * leader_load / mean_load + 0.05 * rng.standard_normal((n_brokers, T)) ** 2)
+    latency = spec.produce_latency_ms * (
+        1.0 + 0.4 * leader_load / mean_load + 0.05 * rng.standard_normal((n_brokers, T)) ** 2
+    )
     follower_died = np.zeros((n_brokers, T), dtype=bool)
     went_down = np.zeros((n_brokers, T), dtype=bool)
     went_down[:, 1:] = ~broker_up[:, 1:] & broker_up[:, :-1]
@@ -290,26 +306,41 @@ def simulate_kafka(spec: KafkaClusterSpec, calendar: Calendar, incidents: list[I
     latency = np.where(follower_died, np.maximum(latency, _REPLICA_LAG_MAX_S * 1000.0 * 0.95), latency)
 
     model = KafkaModel(
-        spec=spec, calendar=calendar, topic_of=topic_of, partition_no=partition_no, replicas=replicas,
-        produced=produced, leo=leo, oldest=oldest, leader=leader, isr=isr, offline=offline,
-        broker_up=broker_up, produce_latency_p99_ms=latency, gp_group=gp_group, gp_partition=gp_partition,
-        consumed=consumed, committed=committed, lag=lag, lag_seconds=lag_seconds, members=members,
+        spec=spec,
+        calendar=calendar,
+        topic_of=topic_of,
+        partition_no=partition_no,
+        replicas=replicas,
+        produced=produced,
+        leo=leo,
+        oldest=oldest,
+        leader=leader,
+        isr=isr,
+        offline=offline,
+        broker_up=broker_up,
+        produce_latency_p99_ms=latency,
+        gp_group=gp_group,
+        gp_partition=gp_partition,
+        consumed=consumed,
+        committed=committed,
+        lag=lag,
+        lag_seconds=lag_seconds,
+        members=members,
     )
     model.truth = _ground_truth(model, by_kind, down_events, rf, topic_index, group_index)
     return model
 
 
-def _autoscaled(group: object, topic_rates: F64, rows: list[int], calendar: Calendar) -> F64:
-    from workbench.sources.simulator.spec import KafkaGroupSpec
-
-    assert isinstance(group, KafkaGroupSpec) and group.autoscale is not None
+def _autoscaled(group: KafkaGroupSpec, topic_rates: F64, rows: list[int], calendar: Calendar) -> F64:
     auto = group.autoscale
+    if auto is None:
+        return np.full(calendar.steps, float(group.members))
     demand = topic_rates[rows].sum(axis=0)
     wanted = np.ceil(demand / (group.capacity_per_member * auto.target_utilisation))
     wanted = np.clip(wanted, auto.min_members, auto.max_members)
     # the autoscaler acts on the demand it saw `delay` ago, and only in whole steps of 5 min
-    delay = max(1, int(round(auto.delay.total_seconds() / calendar.step_seconds)))
-    hold = max(1, int(round(300 / calendar.step_seconds)))
+    delay = max(1, round(auto.delay.total_seconds() / calendar.step_seconds))
+    hold = max(1, round(300 / calendar.step_seconds))
     delayed = np.concatenate([np.full(delay, float(group.members)), wanted[:-delay]])
     decided = delayed[(np.arange(delayed.size) // hold) * hold]
     return decided.astype(np.float64)
@@ -317,7 +348,8 @@ def _autoscaled(group: object, topic_rates: F64, rows: list[int], calendar: Cale
 
 def _group_lag(model: KafkaModel, gi: int) -> F64:
     rows = model.gp_group == gi
-    return model.lag[rows]
+    lag: F64 = model.lag[rows]
+    return lag
 
 
 def _group_entities(model: KafkaModel, gi: int) -> list[str]:
@@ -385,7 +417,7 @@ def _ground_truth(
         rows.append(TruthRow(inc, "kafka", i0, end, entities, metrics))
 
     for inc, brokers, i0, i1 in down_events:
-        hosted = np.isin(model.replicas, brokers).any(axis=1)
+        hosted: NDArray[np.bool_] = np.asarray(np.isin(model.replicas, brokers).any(axis=1))
         urp = (model.isr < rf.reshape(-1, 1)).astype(np.float64)[hosted]
         end = max(i1, recovery_index(urp, i0, i1, floor=0.0))
         entities = [f"broker-{b}" for b in brokers]
@@ -401,5 +433,3 @@ def _ground_truth(
                 end = max(end, recovery_index(model.lag[sel], i0, i1))
         rows.append(TruthRow(inc, "kafka", i0, end, entities, metrics))
     return rows
-
-

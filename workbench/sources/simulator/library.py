@@ -105,7 +105,16 @@ def list_scenarios() -> pl.DataFrame:
         try:
             spec = get_scenario(name)
         except ConfigError as err:
-            rows.append({"name": name, "origin": "invalid", "clusters": 0, "incidents": 0, "days": None, "description": str(err)})
+            rows.append(
+                {
+                    "name": name,
+                    "origin": "invalid",
+                    "clusters": 0,
+                    "incidents": 0,
+                    "days": None,
+                    "description": str(err),
+                }
+            )
             continue
         rows.append(
             {
@@ -117,7 +126,14 @@ def list_scenarios() -> pl.DataFrame:
                 "description": " ".join(spec.description.split()),
             }
         )
-    schema = {"name": pl.String, "origin": pl.String, "clusters": pl.Int64, "incidents": pl.Int64, "days": pl.Float64, "description": pl.String}
+    schema = {
+        "name": pl.String,
+        "origin": pl.String,
+        "clusters": pl.Int64,
+        "incidents": pl.Int64,
+        "days": pl.Float64,
+        "description": pl.String,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -128,7 +144,11 @@ def export_scenario(name: str, path: str | Path) -> Path:
     if target.is_dir():
         target = target / f"{spec.name}.yaml"
     try:
-        target.write_text(f"# Queue Workbench scenario (edit, then: workbench scenario-import {target.name})\n" + scenario_to_yaml(spec), encoding="utf-8")
+        target.write_text(
+            f"# Queue Workbench scenario (edit, then: workbench scenario-import {target.name})\n"
+            + scenario_to_yaml(spec),
+            encoding="utf-8",
+        )
     except OSError as err:
         raise ConfigError(f"cannot write scenario to {target}: {err}") from err
     logger.info("exported scenario %s to %s", spec.name, target)
@@ -148,7 +168,9 @@ def import_scenario(path: str | Path, *, overwrite: bool = False) -> ScenarioSpe
     directory = user_dir()
     target = directory / f"{spec.name}.yaml"
     if target.exists() and not overwrite:
-        raise ConfigError(f"an imported scenario named {spec.name!r} exists at {target}; pass overwrite=True to replace it")
+        raise ConfigError(
+            f"an imported scenario named {spec.name!r} exists at {target}; pass overwrite=True to replace it"
+        )
     try:
         directory.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".yaml.tmp")

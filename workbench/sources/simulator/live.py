@@ -105,7 +105,9 @@ class LiveFleet:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not speed > 0:
-            raise ParameterError("speed", allowed="a positive number of simulated seconds per second", received=speed)
+            raise ParameterError(
+                "speed", allowed="a positive number of simulated seconds per second", received=speed
+            )
         self.speed = float(speed)
         self.clock = clock
         past = parse_duration(history)
@@ -120,7 +122,7 @@ class LiveFleet:
         days = (past + future).total_seconds() / 86400.0
         self.result: SimulationResult = simulate(spec, days=days, seed=seed, start=start, step=step)
         self.step_seconds = step_s
-        self.now_index = max(0, int(round(past.total_seconds() / step_s)) - 1)
+        self.now_index = max(0, round(past.total_seconds() / step_s) - 1)
         self.wall0 = wall
         self._blocks: list[Block] = canonical_blocks(self.result.models)
         self._scrapes = 0
@@ -138,7 +140,7 @@ class LiveFleet:
         elapsed = (self.clock() if wall is None else wall) - self.wall0
         if math.isinf(self.speed):
             return self.steps - 1
-        k = self.now_index + int(math.floor(max(elapsed, 0.0) * self.speed / self.step_seconds + 1e-9))
+        k = self.now_index + math.floor(max(elapsed, 0.0) * self.speed / self.step_seconds + 1e-9)
         return min(k, self.steps - 1)
 
     def time_of(self, index: int) -> dt.datetime:
@@ -148,8 +150,13 @@ class LiveFleet:
     # ---------------------------------------------------------------- frames
     def frame_at(self, index: int) -> pl.DataFrame:
         """Canonical samples of one tick."""
-        sliced = [Block(b.provider, b.cluster, b.level, b.metric, b.entities, b.values[:, index:index + 1]) for b in self._blocks]
-        return blocks_to_frame(sliced, self.result.calendar.ts_ms[index:index + 1], source=self.result.source)
+        sliced = [
+            Block(b.provider, b.cluster, b.level, b.metric, b.entities, b.values[:, index : index + 1])
+            for b in self._blocks
+        ]
+        return blocks_to_frame(
+            sliced, self.result.calendar.ts_ms[index : index + 1], source=self.result.source
+        )
 
     def ticks(self, *, limit: int | None = None, start: int | None = None) -> Iterator[Tick]:
         """Yield ticks from ``start`` (default: now) at the fleet's speed.
@@ -189,7 +196,9 @@ class LiveFleet:
         tick = GaugeMetricFamily("workbench_sim_tick", "Index of the simulated step this scrape serves")
         tick.add_metric([], float(index))
         yield tick
-        sim_time = GaugeMetricFamily("workbench_sim_time_seconds", "Simulated time of the served step (Unix seconds)")
+        sim_time = GaugeMetricFamily(
+            "workbench_sim_time_seconds", "Simulated time of the served step (Unix seconds)"
+        )
         sim_time.add_metric([], float(self.result.calendar.ts_ms[index]) / 1000.0)
         yield sim_time
         series = GaugeMetricFamily("workbench_sim_series", "Exporter-native series the simulator serves")
@@ -212,7 +221,9 @@ class LiveFleet:
         server, _thread = start_http_server(port, addr=host, registry=self.registry())
         self._server = server
         bound = server.server_address
-        logger.info("serving simulated fleet %s on http://%s:%d/metrics", self.result.spec.name, bound[0], bound[1])
+        logger.info(
+            "serving simulated fleet %s on http://%s:%d/metrics", self.result.spec.name, bound[0], bound[1]
+        )
         return str(bound[0]), int(bound[1])
 
     def shutdown(self) -> None:
@@ -236,4 +247,3 @@ class LiveFleet:
                 if have == wanted:
                     return float(block.values[row, index])
         raise KeyError(f"no series {name}{labels}")
-

@@ -60,7 +60,7 @@ class Calendar:
     def build(cls, start: dt.datetime, steps: int, step_seconds: float) -> Calendar:
         """Make a grid of ``steps`` samples, the first one step after ``start``."""
         start_ms = int(start.timestamp() * 1000)
-        step_ms = int(round(step_seconds * 1000))
+        step_ms = round(step_seconds * 1000)
         ts = start_ms + step_ms * np.arange(1, steps + 1, dtype=np.int64)
         return cls(start=start, steps=steps, step_seconds=step_seconds, ts_ms=ts)
 
@@ -72,7 +72,8 @@ class Calendar:
     @property
     def elapsed_days(self) -> F64:
         """Days since the start, per sample."""
-        return (self.ts_ms - self.ts_ms[0]).astype(np.float64) / 86_400_000.0
+        days: F64 = (self.ts_ms - self.ts_ms[0]).astype(np.float64) / 86_400_000.0
+        return days
 
     def local(self, timezone: str) -> LocalTime:
         """Local hour, weekday and date in ``timezone`` (DST-aware, via Polars)."""
@@ -145,7 +146,8 @@ def _innovations(kind: str, df: float, shape: tuple[int, int], rng: np.random.Ge
     if kind == "laplace":
         return rng.laplace(0.0, 1.0 / np.sqrt(2.0), size=shape)
     if kind == "student_t":
-        return rng.standard_t(df, size=shape) / np.sqrt(df / (df - 2.0))
+        draws: F64 = rng.standard_t(df, size=shape) / np.sqrt(df / (df - 2.0))
+        return draws
     return rng.standard_normal(size=shape)
 
 
@@ -187,7 +189,11 @@ def load_rates(loads: Sequence[LoadSpec], calendar: Calendar, rng: np.random.Gen
     noise = np.zeros((n, steps))
     for kind, df, phi_minute in keys:  # one filter per distinct noise process
         rows = np.array(
-            [i for i, s in enumerate(loads) if (s.noise_distribution, s.noise_df, s.noise_autocorrelation) == (kind, df, phi_minute)]
+            [
+                i
+                for i, s in enumerate(loads)
+                if (s.noise_distribution, s.noise_df, s.noise_autocorrelation) == (kind, df, phi_minute)
+            ]
         )
         phi = phi_minute**step_minutes
         eps = _innovations(kind, df, (rows.size, steps), rng)

@@ -55,7 +55,7 @@ def _restarting_cumsum(per_step: F64, up: NDArray[np.bool_]) -> F64:
     base = np.take_along_axis(base_at, idx, axis=1)
     out = cum - base
     out[~up] = np.nan
-    return out
+    return np.asarray(out, dtype=np.float64)
 
 
 def _rows(up: NDArray[np.bool_], values: F64) -> F64:
@@ -81,52 +81,156 @@ def kafka_native_blocks(model: KafkaModel) -> list[NativeBlock]:
 
     def ke(metric: str, help_text: str, labels: dict[str, list[str]], values: F64) -> None:
         rows = values.shape[0]
-        blocks.append(NativeBlock(metric, "gauge", help_text, {"cluster": [name] * rows, **labels}, values, "kafka_exporter"))
+        blocks.append(
+            NativeBlock(
+                metric, "gauge", help_text, {"cluster": [name] * rows, **labels}, values, "kafka_exporter"
+            )
+        )
 
-    ke("kafka_brokers", "Number of Brokers in the Kafka Cluster.", {}, up.sum(axis=0, keepdims=True).astype(np.float64))
-    ke("kafka_broker_info", "Information about the Kafka Broker.",
-       {"id": [str(b) for b in range(n_brokers)], "address": [f"{name}-kafka-{b}.{name}-kafka-brokers:9092" for b in range(n_brokers)]},
-       np.where(up, 1.0, np.nan))
-    ke("kafka_topic_partitions", "Number of partitions for this Topic", {"topic": topics},
-       np.repeat(np.array([[t.partitions] for t in spec.topics], dtype=np.float64), T, axis=1))
+    ke(
+        "kafka_brokers",
+        "Number of Brokers in the Kafka Cluster.",
+        {},
+        up.sum(axis=0, keepdims=True).astype(np.float64),
+    )
+    ke(
+        "kafka_broker_info",
+        "Information about the Kafka Broker.",
+        {
+            "id": [str(b) for b in range(n_brokers)],
+            "address": [f"{name}-kafka-{b}.{name}-kafka-brokers:9092" for b in range(n_brokers)],
+        },
+        np.where(up, 1.0, np.nan),
+    )
+    ke(
+        "kafka_topic_partitions",
+        "Number of partitions for this Topic",
+        {"topic": topics},
+        np.repeat(np.array([[t.partitions] for t in spec.topics], dtype=np.float64), T, axis=1),
+    )
     part_labels = {"topic": tp_topic, "partition": tp_part}
-    ke("kafka_topic_partition_current_offset", "Current Offset of a Broker at Topic/Partition", part_labels, model.leo)
-    ke("kafka_topic_partition_oldest_offset", "Oldest Offset of a Broker at Topic/Partition", part_labels, model.oldest)
+    ke(
+        "kafka_topic_partition_current_offset",
+        "Current Offset of a Broker at Topic/Partition",
+        part_labels,
+        model.leo,
+    )
+    ke(
+        "kafka_topic_partition_oldest_offset",
+        "Oldest Offset of a Broker at Topic/Partition",
+        part_labels,
+        model.oldest,
+    )
     ke("kafka_topic_partition_leader", "Leader Broker ID of this Topic/Partition", part_labels, model.leader)
-    ke("kafka_topic_partition_replicas", "Number of Replicas for this Topic/Partition", part_labels, np.repeat(rf.reshape(-1, 1), T, axis=1))
-    ke("kafka_topic_partition_in_sync_replica", "Number of In-Sync Replicas for this Topic/Partition", part_labels, model.isr)
-    ke("kafka_topic_partition_leader_is_preferred", "1 if Topic/Partition is using the Preferred Broker",
-       part_labels, (model.leader == model.replicas[:, :1]).astype(np.float64))
-    ke("kafka_topic_partition_under_replicated_partition", "1 if Topic/Partition is under Replicated",
-       part_labels, (model.isr < rf.reshape(-1, 1)).astype(np.float64))
+    ke(
+        "kafka_topic_partition_replicas",
+        "Number of Replicas for this Topic/Partition",
+        part_labels,
+        np.repeat(rf.reshape(-1, 1), T, axis=1),
+    )
+    ke(
+        "kafka_topic_partition_in_sync_replica",
+        "Number of In-Sync Replicas for this Topic/Partition",
+        part_labels,
+        model.isr,
+    )
+    ke(
+        "kafka_topic_partition_leader_is_preferred",
+        "1 if Topic/Partition is using the Preferred Broker",
+        part_labels,
+        (model.leader == model.replicas[:, :1]).astype(np.float64),
+    )
+    ke(
+        "kafka_topic_partition_under_replicated_partition",
+        "1 if Topic/Partition is under Replicated",
+        part_labels,
+        (model.isr < rf.reshape(-1, 1)).astype(np.float64),
+    )
     if model.gp_group.size:
-        gp = {"consumergroup": [groups[g] for g in model.gp_group], "topic": [tp_topic[p] for p in model.gp_partition],
-              "partition": [tp_part[p] for p in model.gp_partition]}
-        ke("kafka_consumergroup_current_offset", "Current Offset of a ConsumerGroup at Topic/Partition", gp, model.committed)
-        ke("kafka_consumergroup_lag", "Current Approximate Lag of a ConsumerGroup at Topic/Partition", gp, model.lag)
-        keys = sorted({(int(g), int(model.topic_of[p])) for g, p in zip(model.gp_group, model.gp_partition, strict=True)})
+        gp = {
+            "consumergroup": [groups[g] for g in model.gp_group],
+            "topic": [tp_topic[p] for p in model.gp_partition],
+            "partition": [tp_part[p] for p in model.gp_partition],
+        }
+        ke(
+            "kafka_consumergroup_current_offset",
+            "Current Offset of a ConsumerGroup at Topic/Partition",
+            gp,
+            model.committed,
+        )
+        ke(
+            "kafka_consumergroup_lag",
+            "Current Approximate Lag of a ConsumerGroup at Topic/Partition",
+            gp,
+            model.lag,
+        )
+        keys = sorted(
+            {
+                (int(g), int(model.topic_of[p]))
+                for g, p in zip(model.gp_group, model.gp_partition, strict=True)
+            }
+        )
         pair = {k: i for i, k in enumerate(keys)}
-        pair_of = np.array([pair[(int(g), int(model.topic_of[p]))] for g, p in zip(model.gp_group, model.gp_partition, strict=True)])
+        pair_of = np.array(
+            [
+                pair[(int(g), int(model.topic_of[p]))]
+                for g, p in zip(model.gp_group, model.gp_partition, strict=True)
+            ]
+        )
         sum_labels = {"consumergroup": [groups[g] for g, _ in keys], "topic": [topics[t] for _, t in keys]}
         by_pair = onehot(pair_of, len(keys))
         summed = by_pair @ model.committed
-        ke("kafka_consumergroup_current_offset_sum", "Current Offset of a ConsumerGroup at Topic for all partitions", sum_labels, summed)
+        ke(
+            "kafka_consumergroup_current_offset_sum",
+            "Current Offset of a ConsumerGroup at Topic for all partitions",
+            sum_labels,
+            summed,
+        )
         lag_sum = by_pair @ model.lag
-        ke("kafka_consumergroup_lag_sum", "Current Approximate Lag of a ConsumerGroup at Topic for all partitions", sum_labels, lag_sum)
-        ke("kafka_consumergroup_members", "Amount of members in a consumer group", {"consumergroup": groups}, model.members)
+        ke(
+            "kafka_consumergroup_lag_sum",
+            "Current Approximate Lag of a ConsumerGroup at Topic for all partitions",
+            sum_labels,
+            lag_sum,
+        )
+        ke(
+            "kafka_consumergroup_members",
+            "Amount of members in a consumer group",
+            {"consumergroup": groups},
+            model.members,
+        )
         lag_labels = {
-            "cluster_name": [name] * model.gp_group.size, "group": gp["consumergroup"], "topic": gp["topic"],
-            "partition": gp["partition"], "member_host": [f"/10.1.{g}.{int(p) % 250 + 1}" for g, p in zip(model.gp_group, model.gp_partition, strict=True)],
-            "consumer_id": [f"{groups[g]}-consumer-{int(p) % 8}" for g, p in zip(model.gp_group, model.gp_partition, strict=True)],
+            "cluster_name": [name] * model.gp_group.size,
+            "group": gp["consumergroup"],
+            "topic": gp["topic"],
+            "partition": gp["partition"],
+            "member_host": [
+                f"/10.1.{g}.{int(p) % 250 + 1}"
+                for g, p in zip(model.gp_group, model.gp_partition, strict=True)
+            ],
+            "consumer_id": [
+                f"{groups[g]}-consumer-{int(p) % 8}"
+                for g, p in zip(model.gp_group, model.gp_partition, strict=True)
+            ],
             "client_id": [f"{groups[g]}-client" for g in model.gp_group],
         }
-        blocks.append(NativeBlock("kafka_consumergroup_group_lag_seconds", "gauge", "Group offset lag of a partition in seconds",
-                                  lag_labels, model.lag_seconds, "kafka_lag_exporter"))
+        blocks.append(
+            NativeBlock(
+                "kafka_consumergroup_group_lag_seconds",
+                "gauge",
+                "Group offset lag of a partition in seconds",
+                lag_labels,
+                model.lag_seconds,
+                "kafka_lag_exporter",
+            )
+        )
 
     # JMX exporter with Strimzi rules, one scrape target per broker
     leader = model.leader.astype(np.int64)
     msg_bytes = np.array([t.load.message_bytes for t in spec.topics])[model.topic_of].reshape(-1, 1)
-    fetched = onehot(model.gp_partition, n_part) @ model.consumed if model.gp_group.size else np.zeros((n_part, T))
+    fetched = (
+        onehot(model.gp_partition, n_part) @ model.consumed if model.gp_group.size else np.zeros((n_part, T))
+    )
     per_broker_topic_in = np.zeros((n_brokers * len(topics), T))
     per_broker_topic_bytes = np.zeros_like(per_broker_topic_in)
     per_broker_topic_out = np.zeros_like(per_broker_topic_in)
@@ -137,9 +241,20 @@ def kafka_native_blocks(model: KafkaModel) -> list[NativeBlock]:
     bt_up = np.repeat(up, len(topics), axis=0)
     pods = [f"{name}-kafka-{b}" for b in range(n_brokers)]
 
-    def jmx(metric: str, kind: str, help_text: str, labels: dict[str, list[str]], values: F64, broker_of_row: NDArray[np.int64]) -> None:
+    def jmx(
+        metric: str,
+        kind: str,
+        help_text: str,
+        labels: dict[str, list[str]],
+        values: F64,
+        broker_of_row: NDArray[np.int64],
+    ) -> None:
         rows = values.shape[0]
-        full = {"strimzi_io_cluster": [name] * rows, "kubernetes_pod_name": [pods[b] for b in broker_of_row], **labels}
+        full = {
+            "strimzi_io_cluster": [name] * rows,
+            "kubernetes_pod_name": [pods[b] for b in broker_of_row],
+            **labels,
+        }
         blocks.append(NativeBlock(metric, kind, help_text, full, values, "jmx_exporter"))
 
     brokers = np.arange(n_brokers)
@@ -168,27 +283,74 @@ def kafka_native_blocks(model: KafkaModel) -> list[NativeBlock]:
         "kafka_server_replicamanager_partitioncount": np.repeat(hosted, T, axis=1),
         "kafka_server_replicamanager_leadercount": group_sum(leader, np.ones_like(urp), n_brokers),
         "kafka_controller_kafkacontroller_activecontrollercount": is_controller.astype(np.float64),
-        "kafka_controller_kafkacontroller_offlinepartitionscount": np.where(is_controller, model.offline.sum(axis=0).reshape(1, -1), 0.0),
+        "kafka_controller_kafkacontroller_offlinepartitionscount": np.where(
+            is_controller, model.offline.sum(axis=0).reshape(1, -1), 0.0
+        ),
     }
     for metric, values in gauges.items():
         jmx(metric, "gauge", metric, {}, _rows(up, values), brokers)
     # a timer's `_count` (typed untyped here, as Bitnami's rules leave it; a counter by its suffix)
-    jmx("kafka_controller_controllerstats_leaderelectionrateandtimems_count", "untyped", "Leader elections",
-        {}, _restarting_cumsum(np.where(is_controller, elections.sum(axis=0).reshape(1, -1), 0.0), up), brokers)
-    jmx("kafka_network_requestmetrics_totaltimems", "gauge", "Produce request time (ms)",
-        {"request": ["Produce"] * n_brokers, "quantile": ["0.99"] * n_brokers}, _rows(up, model.produce_latency_p99_ms), brokers)
+    jmx(
+        "kafka_controller_controllerstats_leaderelectionrateandtimems_count",
+        "untyped",
+        "Leader elections",
+        {},
+        _restarting_cumsum(np.where(is_controller, elections.sum(axis=0).reshape(1, -1), 0.0), up),
+        brokers,
+    )
+    jmx(
+        "kafka_network_requestmetrics_totaltimems",
+        "gauge",
+        "Produce request time (ms)",
+        {"request": ["Produce"] * n_brokers, "quantile": ["0.99"] * n_brokers},
+        _rows(up, model.produce_latency_p99_ms),
+        brokers,
+    )
     from workbench.sources.simulator.canonical import _connections, _disk_free, _heap
 
-    heap = _heap(spec.heap_bytes, group_sum(leader, model.produced * msg_bytes / cal.step_seconds, n_brokers), cal.step_seconds)
-    jmx("jvm_memory_used_bytes", "gauge", "Used bytes of a given JVM memory area.", {"area": ["heap"] * n_brokers}, _rows(up, heap), brokers)
-    jmx("jvm_memory_max_bytes", "gauge", "Max (bytes) of a given JVM memory area.", {"area": ["heap"] * n_brokers},
-        _rows(up, np.full((n_brokers, T), spec.heap_bytes)), brokers)
-    jmx("kafka_server_socket_server_metrics_connection_count", "gauge", "connection-count",
-        {"listener": ["PLAIN-9092"] * n_brokers, "networkProcessor": ["0"] * n_brokers}, _rows(up, _connections(model, leader, n_brokers)), brokers)
+    heap = _heap(
+        spec.heap_bytes,
+        group_sum(leader, model.produced * msg_bytes / cal.step_seconds, n_brokers),
+        cal.step_seconds,
+    )
+    jmx(
+        "jvm_memory_used_bytes",
+        "gauge",
+        "Used bytes of a given JVM memory area.",
+        {"area": ["heap"] * n_brokers},
+        _rows(up, heap),
+        brokers,
+    )
+    jmx(
+        "jvm_memory_max_bytes",
+        "gauge",
+        "Max (bytes) of a given JVM memory area.",
+        {"area": ["heap"] * n_brokers},
+        _rows(up, np.full((n_brokers, T), spec.heap_bytes)),
+        brokers,
+    )
+    jmx(
+        "kafka_server_socket_server_metrics_connection_count",
+        "gauge",
+        "connection-count",
+        {"listener": ["PLAIN-9092"] * n_brokers, "networkProcessor": ["0"] * n_brokers},
+        _rows(up, _connections(model, leader, n_brokers)),
+        brokers,
+    )
     disk = _disk_free(model, msg_bytes, n_brokers)
-    blocks.append(NativeBlock("kubelet_volume_stats_available_bytes", "gauge", "Number of available bytes in the volume",
-                              {"namespace": ["kafka"] * n_brokers, "persistentvolumeclaim": [f"data-0-{name}-kafka-{b}" for b in brokers]},
-                              disk, "kubelet"))
+    blocks.append(
+        NativeBlock(
+            "kubelet_volume_stats_available_bytes",
+            "gauge",
+            "Number of available bytes in the volume",
+            {
+                "namespace": ["kafka"] * n_brokers,
+                "persistentvolumeclaim": [f"data-0-{name}-kafka-{b}" for b in brokers],
+            },
+            disk,
+            "kubelet",
+        )
+    )
     return blocks
 
 
@@ -203,32 +365,102 @@ def rabbit_native_blocks(model: RabbitModel) -> list[NativeBlock]:
     q_up = model.node_up[home]
     blocks: list[NativeBlock] = []
 
-    def rq(metric: str, kind: str, help_text: str, labels: dict[str, list[str]], values: F64, node_of_row: NDArray[np.int64]) -> None:
+    def rq(
+        metric: str,
+        kind: str,
+        help_text: str,
+        labels: dict[str, list[str]],
+        values: F64,
+        node_of_row: NDArray[np.int64],
+    ) -> None:
         rows = values.shape[0]
-        full = {"rabbitmq_cluster": [spec.name] * rows, "rabbitmq_node": [nodes[n] for n in node_of_row], **labels}
+        full = {
+            "rabbitmq_cluster": [spec.name] * rows,
+            "rabbitmq_node": [nodes[n] for n in node_of_row],
+            **labels,
+        }
         blocks.append(NativeBlock(metric, kind, help_text, full, values, "rabbitmq_prometheus"))
 
     qlab = {"vhost": [q.vhost for q in queues], "queue": [q.name for q in queues]}
-    rq("rabbitmq_queue_messages_ready", "gauge", "Messages ready to be delivered to consumers", qlab, _rows(q_up, model.ready), home)
-    rq("rabbitmq_queue_messages_unacked", "gauge", "Messages delivered to consumers but not yet acknowledged", qlab, _rows(q_up, model.unacked), home)
-    rq("rabbitmq_queue_messages", "gauge", "Sum of ready and unacknowledged messages - total queue depth", qlab, _rows(q_up, model.ready + model.unacked), home)
+    rq(
+        "rabbitmq_queue_messages_ready",
+        "gauge",
+        "Messages ready to be delivered to consumers",
+        qlab,
+        _rows(q_up, model.ready),
+        home,
+    )
+    rq(
+        "rabbitmq_queue_messages_unacked",
+        "gauge",
+        "Messages delivered to consumers but not yet acknowledged",
+        qlab,
+        _rows(q_up, model.unacked),
+        home,
+    )
+    rq(
+        "rabbitmq_queue_messages",
+        "gauge",
+        "Sum of ready and unacknowledged messages - total queue depth",
+        qlab,
+        _rows(q_up, model.ready + model.unacked),
+        home,
+    )
     rq("rabbitmq_queue_consumers", "gauge", "Consumers on a queue", qlab, _rows(q_up, model.consumers), home)
     classic = np.array([q.type == "classic" for q in queues])
     if classic.any():
-        head_ts = np.floor(cal.seconds.reshape(1, -1) - model.head_age_s)  # NaN (absent) when nothing is ready
-        rq("rabbitmq_queue_head_message_timestamp", "gauge", "Timestamp of the first message in the queue, if any",
-           {k: [v for v, c in zip(vals, classic, strict=True) if c] for k, vals in qlab.items()}, _rows(q_up[classic], head_ts[classic]), home[classic])
+        head_ts = np.floor(
+            cal.seconds.reshape(1, -1) - model.head_age_s
+        )  # NaN (absent) when nothing is ready
+        rq(
+            "rabbitmq_queue_head_message_timestamp",
+            "gauge",
+            "Timestamp of the first message in the queue, if any",
+            {k: [v for v, c in zip(vals, classic, strict=True) if c] for k, vals in qlab.items()},
+            _rows(q_up[classic], head_ts[classic]),
+            home[classic],
+        )
     pub_ch = [f"<0.{700 + 2 * i}.0>" for i in range(n_q)]
     con_ch = [f"<0.{701 + 2 * i}.0>" for i in range(n_q)]
-    rq("rabbitmq_queue_messages_published_total", "counter", "Total number of messages published to queues",
-       {"channel": pub_ch, "queue_vhost": qlab["vhost"], "queue": qlab["queue"], "exchange_vhost": qlab["vhost"], "exchange": [""] * n_q},
-       _restarting_cumsum(model.published, q_up), home)
+    rq(
+        "rabbitmq_queue_messages_published_total",
+        "counter",
+        "Total number of messages published to queues",
+        {
+            "channel": pub_ch,
+            "queue_vhost": qlab["vhost"],
+            "queue": qlab["queue"],
+            "exchange_vhost": qlab["vhost"],
+            "exchange": [""] * n_q,
+        },
+        _restarting_cumsum(model.published, q_up),
+        home,
+    )
     ch_lab = {"channel": con_ch, **qlab}
-    rq("rabbitmq_channel_messages_delivered_ack_total", "counter", "Total number of messages delivered to consumers in manual acknowledgement mode",
-       ch_lab, _restarting_cumsum(model.delivered, q_up), home)
-    rq("rabbitmq_channel_messages_acked_total", "counter", "Total number of messages acknowledged by consumers", ch_lab, _restarting_cumsum(model.acked, q_up), home)
-    rq("rabbitmq_channel_messages_redelivered_total", "counter", "Total number of messages redelivered to consumers",
-       ch_lab, _restarting_cumsum(model.redelivered, q_up), home)
+    rq(
+        "rabbitmq_channel_messages_delivered_ack_total",
+        "counter",
+        "Total number of messages delivered to consumers in manual acknowledgement mode",
+        ch_lab,
+        _restarting_cumsum(model.delivered, q_up),
+        home,
+    )
+    rq(
+        "rabbitmq_channel_messages_acked_total",
+        "counter",
+        "Total number of messages acknowledged by consumers",
+        ch_lab,
+        _restarting_cumsum(model.acked, q_up),
+        home,
+    )
+    rq(
+        "rabbitmq_channel_messages_redelivered_total",
+        "counter",
+        "Total number of messages redelivered to consumers",
+        ch_lab,
+        _restarting_cumsum(model.redelivered, q_up),
+        home,
+    )
 
     node_rows = np.arange(spec.nodes)
     up = model.node_up
@@ -236,7 +468,9 @@ def rabbit_native_blocks(model: RabbitModel) -> list[NativeBlock]:
     on_node[home, np.arange(n_q)] = 1.0
     qtype = np.array([0 if q.type == "classic" else 1 for q in queues])
     type_names = ["rabbit_classic_queue", "rabbit_quorum_queue"]
-    per_node_type = {k: np.zeros((spec.nodes * 2, T)) for k in ("delivered", "acked", "redelivered", "rejected")}
+    per_node_type = {
+        k: np.zeros((spec.nodes * 2, T)) for k in ("delivered", "acked", "redelivered", "rejected")
+    }
     for k in per_node_type:
         src = getattr(model, k)
         key = (home * 2 + qtype).reshape(-1, 1).repeat(T, axis=1)
@@ -245,34 +479,87 @@ def rabbit_native_blocks(model: RabbitModel) -> list[NativeBlock]:
     nt_up = np.repeat(up, 2, axis=0)
     nt_lab = {"protocol": ["amqp091"] * (2 * spec.nodes), "queue_type": type_names * spec.nodes}
     received = on_node @ model.published
-    rq("rabbitmq_global_messages_received_total", "counter", "Total number of messages received from publishers",
-       {"protocol": ["amqp091"] * spec.nodes}, _restarting_cumsum(received, up), node_rows)
-    rq("rabbitmq_global_messages_routed_total", "counter", "Total number of messages routed to queues or streams",
-       {"protocol": ["amqp091"] * spec.nodes}, _restarting_cumsum(received, up), node_rows)
+    rq(
+        "rabbitmq_global_messages_received_total",
+        "counter",
+        "Total number of messages received from publishers",
+        {"protocol": ["amqp091"] * spec.nodes},
+        _restarting_cumsum(received, up),
+        node_rows,
+    )
+    rq(
+        "rabbitmq_global_messages_routed_total",
+        "counter",
+        "Total number of messages routed to queues or streams",
+        {"protocol": ["amqp091"] * spec.nodes},
+        _restarting_cumsum(received, up),
+        node_rows,
+    )
     for metric, k, text in (
-        ("rabbitmq_global_messages_delivered_total", "delivered", "Total number of messages delivered to consumers"),
-        ("rabbitmq_global_messages_acknowledged_total", "acked", "Total number of message acknowledgements received from consumers"),
-        ("rabbitmq_global_messages_redelivered_total", "redelivered", "Total number of messages redelivered to consumers"),
+        (
+            "rabbitmq_global_messages_delivered_total",
+            "delivered",
+            "Total number of messages delivered to consumers",
+        ),
+        (
+            "rabbitmq_global_messages_acknowledged_total",
+            "acked",
+            "Total number of message acknowledgements received from consumers",
+        ),
+        (
+            "rabbitmq_global_messages_redelivered_total",
+            "redelivered",
+            "Total number of messages redelivered to consumers",
+        ),
     ):
         rq(metric, "counter", text, nt_lab, _restarting_cumsum(per_node_type[k], nt_up), nt_node)
-    rq("rabbitmq_global_messages_dead_lettered_rejected_total", "counter", "Total number of messages dead-lettered due to basic.reject or basic.nack",
-       {"queue_type": type_names * spec.nodes, "dead_letter_strategy": ["at_most_once"] * (2 * spec.nodes)},
-       _restarting_cumsum(per_node_type["rejected"], nt_up), nt_node)
+    rq(
+        "rabbitmq_global_messages_dead_lettered_rejected_total",
+        "counter",
+        "Total number of messages dead-lettered due to basic.reject or basic.nack",
+        {"queue_type": type_names * spec.nodes, "dead_letter_strategy": ["at_most_once"] * (2 * spec.nodes)},
+        _restarting_cumsum(per_node_type["rejected"], nt_up),
+        nt_node,
+    )
     node_gauges = {
         "rabbitmq_process_resident_memory_bytes": ("Memory used in bytes", model.memory_bytes),
-        "rabbitmq_resident_memory_limit_bytes": ("Memory high watermark in bytes", np.full((spec.nodes, T), spec.memory_limit_bytes)),
+        "rabbitmq_resident_memory_limit_bytes": (
+            "Memory high watermark in bytes",
+            np.full((spec.nodes, T), spec.memory_limit_bytes),
+        ),
         "rabbitmq_disk_space_available_bytes": ("Disk space available in bytes", model.disk_free_bytes),
-        "rabbitmq_disk_space_available_limit_bytes": ("Free disk space low watermark in bytes", np.full((spec.nodes, T), spec.disk_free_limit_bytes)),
-        "rabbitmq_alarms_memory_used_watermark": ("is 1 if VM memory watermark alarm is in effect", model.memory_alarm),
-        "rabbitmq_alarms_free_disk_space_watermark": ("is 1 if free disk space watermark alarm is in effect", model.disk_alarm),
+        "rabbitmq_disk_space_available_limit_bytes": (
+            "Free disk space low watermark in bytes",
+            np.full((spec.nodes, T), spec.disk_free_limit_bytes),
+        ),
+        "rabbitmq_alarms_memory_used_watermark": (
+            "is 1 if VM memory watermark alarm is in effect",
+            model.memory_alarm,
+        ),
+        "rabbitmq_alarms_free_disk_space_watermark": (
+            "is 1 if free disk space watermark alarm is in effect",
+            model.disk_alarm,
+        ),
         "rabbitmq_consumers": ("Consumers currently connected", on_node @ model.consumers),
         "rabbitmq_queues": ("Queues available", np.repeat(on_node.sum(axis=1, keepdims=True), T, axis=1)),
-        "rabbitmq_connections": ("Connections currently open", np.round(5.0 + (model.consumers.sum(axis=0) + n_q).reshape(1, -1) / spec.nodes * np.ones((spec.nodes, 1)))),
+        "rabbitmq_connections": (
+            "Connections currently open",
+            np.round(
+                5.0
+                + (model.consumers.sum(axis=0) + n_q).reshape(1, -1) / spec.nodes * np.ones((spec.nodes, 1))
+            ),
+        ),
     }
     for metric, (text, values) in node_gauges.items():
         rq(metric, "gauge", text, {}, _rows(up, values), node_rows)
-    rq("rabbitmq_identity_info", "untyped", "RabbitMQ node & cluster identity info",
-       {"rabbitmq_cluster_permanent_id": [f"rabbitmq-cluster-id-{spec.name}"] * spec.nodes}, _rows(up, np.ones((spec.nodes, T))), node_rows)
+    rq(
+        "rabbitmq_identity_info",
+        "untyped",
+        "RabbitMQ node & cluster identity info",
+        {"rabbitmq_cluster_permanent_id": [f"rabbitmq-cluster-id-{spec.name}"] * spec.nodes},
+        _rows(up, np.ones((spec.nodes, T))),
+        node_rows,
+    )
     return blocks
 
 
@@ -281,7 +568,7 @@ def sqs_native_blocks(model: SqsModel) -> list[NativeBlock]:
     spec, cal = model.spec, model.calendar
     names = [q.name for q in spec.queues]
     n_q = len(names)
-    period_steps = max(1, int(round(spec.period.total_seconds() / cal.step_seconds)))
+    period_steps = max(1, round(spec.period.total_seconds() / cal.step_seconds))
 
     def period_sum(values: F64) -> F64:
         cum = np.cumsum(values, axis=1)
@@ -311,9 +598,20 @@ def sqs_native_blocks(model: SqsModel) -> list[NativeBlock]:
         "aws_sqs_number_of_empty_receives_sum": period_sum(model.empty_receives),
         "aws_sqs_sent_message_size_average": np.where(model.sent > 0, sizes, np.nan),
     }
-    blocks = [NativeBlock(metric, "gauge", "Help is not implemented yet.", labels, values, "yace") for metric, values in series.items()]
-    blocks.append(NativeBlock("aws_sqs_info", "gauge", "Help is not implemented yet.",
-                              {"name": labels["name"], "tag_team": ["platform"] * n_q}, np.zeros((n_q, cal.steps)), "yace"))
+    blocks = [
+        NativeBlock(metric, "gauge", "Help is not implemented yet.", labels, values, "yace")
+        for metric, values in series.items()
+    ]
+    blocks.append(
+        NativeBlock(
+            "aws_sqs_info",
+            "gauge",
+            "Help is not implemented yet.",
+            {"name": labels["name"], "tag_team": ["platform"] * n_q},
+            np.zeros((n_q, cal.steps)),
+            "yace",
+        )
+    )
     return blocks
 
 

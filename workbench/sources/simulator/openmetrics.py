@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,7 +69,11 @@ def _family_text(blocks: Sequence[NativeBlock], ts_seconds: pl.Series, lo: int, 
         .join(times.lazy(), how="cross", maintain_order="left_right")
         .with_columns(pl.Series("v", values.ravel(), dtype=pl.Float64))
         .filter(pl.col("v").is_not_nan())
-        .select(pl.concat_str([pl.col("prefix"), pl.col("v").cast(pl.String), pl.col("t")], separator=" ").alias("line"))
+        .select(
+            pl.concat_str([pl.col("prefix"), pl.col("v").cast(pl.String), pl.col("t")], separator=" ").alias(
+                "line"
+            )
+        )
         .collect()
     )
     if lines.height == 0:
@@ -123,7 +128,7 @@ def write_openmetrics(
     written: list[Path] = []
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
             target = directory / f"history-{i:04d}.om"
             tmp = target.with_suffix(".om.tmp")
             with tmp.open("w", encoding="utf-8") as handle:

@@ -26,7 +26,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from workbench.sources.simulator.core import F64, Block, counts_from_rate, event_coverage, lindley, onehot, time_at_count
+from workbench.sources.simulator.core import (
+    F64,
+    Block,
+    counts_from_rate,
+    event_coverage,
+    lindley,
+    onehot,
+    time_at_count,
+)
 from workbench.sources.simulator.incidents import TruthRow, recovery_index, rose, step_window, target_error
 from workbench.sources.simulator.load import Calendar, load_rates
 from workbench.sources.simulator.spec import IncidentSpec, RabbitClusterSpec, rabbit_entity
@@ -72,7 +80,9 @@ class RabbitModel:
         return [q.entity for q in self.spec.queues]
 
 
-def simulate_rabbit(spec: RabbitClusterSpec, calendar: Calendar, incidents: list[IncidentSpec], rng: np.random.Generator) -> RabbitModel:
+def simulate_rabbit(
+    spec: RabbitClusterSpec, calendar: Calendar, incidents: list[IncidentSpec], rng: np.random.Generator
+) -> RabbitModel:
     """Run the RabbitMQ mechanics for one cluster."""
     T, dt = calendar.steps, calendar.step_seconds
     queues = spec.queues
@@ -89,7 +99,12 @@ def simulate_rabbit(spec: RabbitClusterSpec, calendar: Calendar, incidents: list
     factor = np.ones((n_q, T))
     nack = np.array([q.nack_ratio for q in queues]).reshape(-1, 1).repeat(T, axis=1)
     reject = np.array([q.reject_ratio for q in queues]).reshape(-1, 1).repeat(T, axis=1)
-    for inc in by_kind.get("load_spike", []) + by_kind.get("slow_consumer", []) + by_kind.get("consumer_crash", []) + by_kind.get("poison_message", []):
+    for inc in (
+        by_kind.get("load_spike", [])
+        + by_kind.get("slow_consumer", [])
+        + by_kind.get("consumer_crash", [])
+        + by_kind.get("poison_message", [])
+    ):
         if inc.target not in row_of:
             raise target_error(inc, entities)
         r = row_of[inc.target]
@@ -111,10 +126,10 @@ def simulate_rabbit(spec: RabbitClusterSpec, calendar: Calendar, incidents: list
     for inc in by_kind.get("rolling_restart", []):
         i0, i1 = step_window(inc, calendar)
         per = max(1, (i1 - i0) // n_nodes)
-        down_steps = max(1, int(round(inc.magnitude * 60 / dt)))
+        down_steps = max(1, round(inc.magnitude * 60 / dt))
         for n in range(n_nodes):
             s = i0 + n * per
-            node_up[n, s:min(s + down_steps, T)] = False
+            node_up[n, s : min(s + down_steps, T)] = False
         restarts.append((inc, i0, i1))
     if restarts:
         for n in range(n_nodes):  # clients of the restarting node reconnect elsewhere
@@ -149,7 +164,11 @@ def simulate_rabbit(spec: RabbitClusterSpec, calendar: Calendar, incidents: list
             drop = spec.disk_free_bytes - spec.disk_free_limit_bytes / max(inc.magnitude, 1.0) * 0.5
             disk_drop[node, i0:i1] = np.maximum(disk_drop[node, i0:i1], ramp * drop)
 
-    disk_free = spec.disk_free_bytes - disk_drop + rng.normal(0, spec.disk_free_bytes * 1e-4, size=(n_nodes, T)).cumsum(axis=1) * 0.01
+    disk_free = (
+        spec.disk_free_bytes
+        - disk_drop
+        + rng.normal(0, spec.disk_free_bytes * 1e-4, size=(n_nodes, T)).cumsum(axis=1) * 0.01
+    )
     disk_alarm = (disk_free < spec.disk_free_limit_bytes).astype(np.float64)
 
     is_dlq = np.zeros(n_q, dtype=bool)
@@ -158,7 +177,13 @@ def simulate_rabbit(spec: RabbitClusterSpec, calendar: Calendar, incidents: list
         if q.dead_letter_queue is not None:
             dlq_of[i] = row_of[rabbit_entity(q.vhost, q.dead_letter_queue)]
             is_dlq[dlq_of[i]] = True
-    capacity = np.array([q.capacity_per_consumer for q in queues]).reshape(-1, 1) * consumers * factor * (1.0 - pause) * dt
+    capacity = (
+        np.array([q.capacity_per_consumer for q in queues]).reshape(-1, 1)
+        * consumers
+        * factor
+        * (1.0 - pause)
+        * dt
+    )
     capacity = counts_from_rate(capacity)
     prefetch = np.array([q.prefetch for q in queues], dtype=np.float64).reshape(-1, 1)
     proc = np.array([min(q.processing_time.total_seconds(), dt) for q in queues]).reshape(-1, 1)
@@ -171,7 +196,10 @@ def simulate_rabbit(spec: RabbitClusterSpec, calendar: Calendar, incidents: list
         last_open = np.maximum.accumulate(np.where(blocked, -1, np.arange(T)))
         sent_cum = np.where(last_open >= 0, cum[:, np.maximum(last_open, 0)], 0.0)
         published = np.diff(sent_cum, axis=1, prepend=0.0)
-        flows = {k: np.zeros((n_q, T)) for k in ("dl_in", "backlog", "total", "acked", "rejected", "redelivered", "delivered", "unacked")}
+        flows = {
+            k: np.zeros((n_q, T))
+            for k in ("dl_in", "backlog", "total", "acked", "rejected", "redelivered", "delivered", "unacked")
+        }
         for tier in (~is_dlq, is_dlq):  # sources first, then their dead-letter queues
             rows = np.flatnonzero(tier)
             if rows.size == 0:
@@ -190,7 +218,9 @@ def simulate_rabbit(spec: RabbitClusterSpec, calendar: Calendar, incidents: list
             rejected = departed - acked
             unacked = np.where(consumers[rows] > 0, np.minimum(total, prefetch[rows] * consumers[rows]), 0.0)
             handed_back = np.maximum(np.concatenate([unacked[:, :1], unacked[:, :-1]], axis=1) - unacked, 0.0)
-            handed_back *= np.concatenate([np.zeros((rows.size, 1)), (np.diff(consumers[rows], axis=1) < 0)], axis=1)
+            handed_back *= np.concatenate(
+                [np.zeros((rows.size, 1)), (np.diff(consumers[rows], axis=1) < 0)], axis=1
+            )
             redelivered = counts_from_rate(departed * nack[rows] / (ack_share + reject[rows])) + handed_back
             flows["backlog"][rows] = backlog
             flows["total"][rows] = total
@@ -211,7 +241,8 @@ def simulate_rabbit(spec: RabbitClusterSpec, calendar: Calendar, incidents: list
     def memory_of(total: F64) -> F64:
         held = on_node @ total * spec.ram_bytes_per_message
         wobble = 1.0 + 0.02 * np.sin(np.arange(T) * 2 * np.pi / max(1.0, 900.0 / dt)).reshape(1, -1)
-        return spec.base_memory_bytes * wobble + held + extra_memory
+        memory: F64 = spec.base_memory_bytes * wobble + held + extra_memory
+        return memory
 
     flows = run(np.zeros(T, dtype=bool))
     memory = memory_of(flows["total"])
@@ -231,19 +262,35 @@ def simulate_rabbit(spec: RabbitClusterSpec, calendar: Calendar, incidents: list
     head_age = np.where(ready > 0, np.maximum(calendar.seconds.reshape(1, -1) - reached, 0.0), np.nan)
 
     model = RabbitModel(
-        spec=spec, calendar=calendar, published=flows["published"], dead_lettered_in=flows["dl_in"],
-        ready=ready, unacked=flows["unacked"], acked=flows["acked"], rejected=flows["rejected"],
-        redelivered=flows["redelivered"], delivered=flows["delivered"], consumers=consumers,
-        head_age_s=head_age, memory_bytes=memory, memory_alarm=alarm, disk_free_bytes=disk_free,
-        disk_alarm=disk_alarm, node_up=node_up, blocked=blocked,
+        spec=spec,
+        calendar=calendar,
+        published=flows["published"],
+        dead_lettered_in=flows["dl_in"],
+        ready=ready,
+        unacked=flows["unacked"],
+        acked=flows["acked"],
+        rejected=flows["rejected"],
+        redelivered=flows["redelivered"],
+        delivered=flows["delivered"],
+        consumers=consumers,
+        head_age_s=head_age,
+        memory_bytes=memory,
+        memory_alarm=alarm,
+        disk_free_bytes=disk_free,
+        disk_alarm=disk_alarm,
+        node_up=node_up,
+        blocked=blocked,
     )
     model.truth = _ground_truth(model, by_kind, restarts, row_of, dlq_of)
     return model
 
 
 def _ground_truth(
-    model: RabbitModel, by_kind: dict[str, list[IncidentSpec]], restarts: list[tuple[IncidentSpec, int, int]],
-    row_of: dict[str, int], dlq_of: I64,
+    model: RabbitModel,
+    by_kind: dict[str, list[IncidentSpec]],
+    restarts: list[tuple[IncidentSpec, int, int]],
+    row_of: dict[str, int],
+    dlq_of: I64,
 ) -> list[TruthRow]:
     rows: list[TruthRow] = []
     cal = model.calendar
@@ -252,7 +299,11 @@ def _ground_truth(
         for inc in by_kind.get(kind, []):
             r = row_of[inc.target]
             i0, i1 = step_window(inc, cal)
-            metrics = {"slow_consumer": ["acked_per_s"], "consumer_crash": ["consumers"], "load_spike": ["messages_in_per_s"]}[kind]
+            metrics = {
+                "slow_consumer": ["acked_per_s"],
+                "consumer_crash": ["consumers"],
+                "load_spike": ["messages_in_per_s"],
+            }[kind]
             end = i1
             depth = model.ready[r]
             if rose(depth, i0, i1 + 1):
@@ -322,9 +373,19 @@ def rabbit_blocks(model: RabbitModel) -> list[Block]:
         add("queue", metric, ents, values)
     if classic.any():
         age = np.where(np.isnan(model.head_age_s), 0.0, model.head_age_s)
-        add("queue", "oldest_message_age_s", [e for e, c in zip(ents, classic, strict=True) if c], age[classic])
+        add(
+            "queue",
+            "oldest_message_age_s",
+            [e for e, c in zip(ents, classic, strict=True) if c],
+            age[classic],
+        )
     if is_dlq.any():
-        add("queue", "dlq_depth_messages", [e for e, d in zip(ents, is_dlq, strict=True) if d], (model.ready + model.unacked)[is_dlq])
+        add(
+            "queue",
+            "dlq_depth_messages",
+            [e for e, d in zip(ents, is_dlq, strict=True) if d],
+            (model.ready + model.unacked)[is_dlq],
+        )
 
     node_values = {
         "queue_depth_messages": on_node @ model.ready,
@@ -341,7 +402,12 @@ def rabbit_blocks(model: RabbitModel) -> list[Block]:
         "disk_free_bytes": model.disk_free_bytes,
         "memory_alarm": model.memory_alarm,
         "disk_alarm": model.disk_alarm,
-        "connections": np.round(5.0 + (model.consumers.sum(axis=0) + len(queues)).reshape(1, -1) / spec.nodes * np.ones((spec.nodes, 1))),
+        "connections": np.round(
+            5.0
+            + (model.consumers.sum(axis=0) + len(queues)).reshape(1, -1)
+            / spec.nodes
+            * np.ones((spec.nodes, 1))
+        ),
     }
     for metric, values in node_values.items():
         add("node", metric, nodes, np.where(node_down, np.nan, values))
@@ -356,5 +422,10 @@ def rabbit_blocks(model: RabbitModel) -> list[Block]:
     add("cluster", "memory_alarm", cluster, model.memory_alarm.max(axis=0, keepdims=True))
     add("cluster", "disk_alarm", cluster, model.disk_alarm.max(axis=0, keepdims=True))
     if is_dlq.any():
-        add("cluster", "dlq_depth_messages", cluster, (model.ready + model.unacked)[is_dlq].sum(axis=0, keepdims=True))
+        add(
+            "cluster",
+            "dlq_depth_messages",
+            cluster,
+            (model.ready + model.unacked)[is_dlq].sum(axis=0, keepdims=True),
+        )
     return out

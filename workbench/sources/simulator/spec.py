@@ -313,8 +313,7 @@ class KafkaClusterSpec(_Model):
             for topic_name in group.topics:
                 if topic_name not in names:
                     raise ValueError(
-                        f"consumer group {group.name!r} reads unknown topic {topic_name!r}; "
-                        f"topics: {names}"
+                        f"consumer group {group.name!r} reads unknown topic {topic_name!r}; topics: {names}"
                     )
         return self
 
@@ -418,7 +417,9 @@ class SqsAccountSpec(_Model):
         for queue in self.queues:
             if queue.dead_letter_queue is not None:
                 if queue.dead_letter_queue not in names:
-                    raise ValueError(f"queue {queue.name!r}: unknown dead_letter_queue {queue.dead_letter_queue!r}")
+                    raise ValueError(
+                        f"queue {queue.name!r}: unknown dead_letter_queue {queue.dead_letter_queue!r}"
+                    )
                 dlq = next(q for q in self.queues if q.name == queue.dead_letter_queue)
                 if dlq.dead_letter_queue is not None:
                     raise ValueError(f"dead-letter queue {dlq.name!r} may not redrive further")
@@ -521,13 +522,19 @@ class ScenarioSpec(_Model):
     def _check(self) -> ScenarioSpec:
         if not (self.kafka or self.rabbitmq or self.sqs):
             raise ValueError("a scenario needs at least one Kafka, RabbitMQ or SQS cluster")
-        clusters = [c.name for c in self.kafka] + [c.name for c in self.rabbitmq] + [a.cluster_name for a in self.sqs]
+        clusters = (
+            [c.name for c in self.kafka]
+            + [c.name for c in self.rabbitmq]
+            + [a.cluster_name for a in self.sqs]
+        )
         _unique("cluster", clusters, self.name)
         if self.start is not None and self.start.tzinfo is None:
             raise ValueError("start must carry a time zone, e.g. 2026-01-05T00:00:00Z")
         for incident in self.incidents:
             if incident.cluster not in clusters:
-                raise ValueError(f"incident {incident.kind!r}: unknown cluster {incident.cluster!r}; clusters: {clusters}")
+                raise ValueError(
+                    f"incident {incident.kind!r}: unknown cluster {incident.cluster!r}; clusters: {clusters}"
+                )
         return self
 
 

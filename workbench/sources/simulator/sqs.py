@@ -65,10 +65,12 @@ class SqsModel:
 def _norm_sf(x: F64) -> F64:
     from scipy.special import ndtr
 
-    return 1.0 - ndtr(x)
+    return np.asarray(1.0 - ndtr(x), dtype=np.float64)
 
 
-def simulate_sqs(spec: SqsAccountSpec, calendar: Calendar, incidents: list[IncidentSpec], rng: np.random.Generator) -> SqsModel:
+def simulate_sqs(
+    spec: SqsAccountSpec, calendar: Calendar, incidents: list[IncidentSpec], rng: np.random.Generator
+) -> SqsModel:
     """Run the SQS mechanics for one account and region."""
     T, dt = calendar.steps, calendar.step_seconds
     queues = spec.queues
@@ -86,7 +88,8 @@ def simulate_sqs(spec: SqsAccountSpec, calendar: Calendar, incidents: list[Incid
     poison = np.zeros((n_q, T))
     vis = np.array([q.visibility_timeout.total_seconds() for q in queues])
     proc = np.array([q.processing_time.total_seconds() for q in queues]).reshape(-1, 1).repeat(T, axis=1)
-    for inc in sum((by_kind.get(k, []) for k in ("load_spike", "slow_consumer", "consumer_crash", "poison_message", "visibility_timeout_short")), []):
+    kinds = ("load_spike", "slow_consumer", "consumer_crash", "poison_message", "visibility_timeout_short")
+    for inc in [inc for k in kinds for inc in by_kind.get(k, [])]:
         if inc.target not in row_of:
             raise target_error(inc, names)
         r = row_of[inc.target]
@@ -103,18 +106,32 @@ def simulate_sqs(spec: SqsAccountSpec, calendar: Calendar, incidents: list[Incid
             proc[r, i0:i1] = max(inc.magnitude, 1.0) * vis[r]
 
     spread = np.array([max(q.processing_time_spread, 1e-3) for q in queues]).reshape(-1, 1)
-    late = _norm_sf((np.log(vis.reshape(-1, 1)) - np.log(np.maximum(proc, 1e-3))) / spread)  # P(processing > timeout)
+    late = _norm_sf(
+        (np.log(vis.reshape(-1, 1)) - np.log(np.maximum(proc, 1e-3))) / spread
+    )  # P(processing > timeout)
     k = np.maximum(1, np.round(vis / dt)).astype(np.int64)
-    capacity_all = counts_from_rate(np.array([q.capacity_per_consumer for q in queues]).reshape(-1, 1) * pollers * factor * dt)
+    capacity_all = counts_from_rate(
+        np.array([q.capacity_per_consumer for q in queues]).reshape(-1, 1) * pollers * factor * dt
+    )
     classes = np.array([q.max_receive_count or _NO_REDRIVE_CLASSES for q in queues])
     dlq_of = np.array([row_of[q.dead_letter_queue] if q.dead_letter_queue else -1 for q in queues])
     is_dlq = np.isin(np.arange(n_q), dlq_of[dlq_of >= 0])
 
     sent = counts_from_rate(rates * dt)
-    keys = ("received", "deleted", "re_received", "visible", "returning", "moved", "returned_last", "redrive_in")
+    keys = (
+        "received",
+        "deleted",
+        "re_received",
+        "visible",
+        "returning",
+        "moved",
+        "returned_last",
+        "redrive_in",
+    )
     out = {key: np.zeros((n_q, T)) for key in keys}
     fresh_backlog = np.zeros((n_q, T))
     class_backlog = np.zeros((n_q, 3, T))  # classes 1..3 for the age metric
+
     def run_classes(r: int, arrivals: F64, shares: F64 | None) -> list[dict[str, F64]]:
         """Receive classes of one queue; fresh-first priority, or fixed capacity shares."""
         left = capacity_all[r].copy()
@@ -127,17 +144,23 @@ def simulate_sqs(spec: SqsAccountSpec, calendar: Calendar, incidents: list[Incid
             got = prev + arrivals - backlog
             left = left - got
             # poison share among class-j messages grows with j (the others got through)
-            pj = poison[r] / np.maximum(poison[r] + (1 - poison[r]) * failure[r] ** (j - 1), 1e-12) if j > 1 else poison[r]
+            pj = (
+                poison[r] / np.maximum(poison[r] + (1 - poison[r]) * failure[r] ** (j - 1), 1e-12)
+                if j > 1
+                else poison[r]
+            )
             fail = pj + (1 - pj) * failure[r]
             ret_share = fail + (1 - fail) * late[r]
             returns = np.minimum(counts_from_rate((got * ret_share).reshape(1, -1))[0], got)
             shifted = np.concatenate([np.zeros(kr), returns[:-kr]]) if kr < T else np.zeros(T)
-            result.append({"arrivals": arrivals, "backlog": backlog, "got": got, "returns": returns, "shifted": shifted})
+            result.append(
+                {"arrivals": arrivals, "backlog": backlog, "got": got, "returns": returns, "shifted": shifted}
+            )
             arrivals = shifted
         return result
 
     for tier in (~is_dlq, is_dlq):
-        for r in np.flatnonzero(tier):  # per queue, vectorised over time and receive classes
+        for r in np.flatnonzero(tier).tolist():  # per queue, vectorised over time and receive classes
             first = sent[r] + out["redrive_in"][r]
             result = run_classes(r, first, None)
             demand = np.array([np.concatenate([[0.0], c["backlog"][:-1]]) + c["arrivals"] for c in result])
@@ -180,10 +203,21 @@ def simulate_sqs(spec: SqsAccountSpec, calendar: Calendar, incidents: list[Incid
     empty = np.round(pollers * dt / wait * np.clip(1.0 - util, 0.0, 1.0))
 
     model = SqsModel(
-        spec=spec, calendar=calendar, sent=sent, redrive_in=out["redrive_in"], received=out["received"],
-        deleted=out["deleted"], re_received=out["re_received"], moved_to_dlq=out["moved"],
-        returned_last=out["returned_last"], visible=out["visible"], returning=out["returning"],
-        processing=processing, age_s=age, empty_receives=empty, visibility_steps=k,
+        spec=spec,
+        calendar=calendar,
+        sent=sent,
+        redrive_in=out["redrive_in"],
+        received=out["received"],
+        deleted=out["deleted"],
+        re_received=out["re_received"],
+        moved_to_dlq=out["moved"],
+        returned_last=out["returned_last"],
+        visible=out["visible"],
+        returning=out["returning"],
+        processing=processing,
+        age_s=age,
+        empty_receives=empty,
+        visibility_steps=k,
     )
     model.truth = _ground_truth(model, by_kind, row_of, dlq_of)
     return model
@@ -197,11 +231,17 @@ def _rolling_sum(values: F64, window: int) -> F64:
     return out
 
 
-def _ground_truth(model: SqsModel, by_kind: dict[str, list[IncidentSpec]], row_of: dict[str, int], dlq_of: NDArray[np.int64]) -> list[TruthRow]:
+def _ground_truth(
+    model: SqsModel, by_kind: dict[str, list[IncidentSpec]], row_of: dict[str, int], dlq_of: NDArray[np.int64]
+) -> list[TruthRow]:
     rows: list[TruthRow] = []
     cal = model.calendar
     names = [q.name for q in model.spec.queues]
-    cluster_kinds = {"slow_consumer": ["messages_out_per_s"], "consumer_crash": ["messages_out_per_s"], "load_spike": ["messages_in_per_s"]}
+    cluster_kinds = {
+        "slow_consumer": ["messages_out_per_s"],
+        "consumer_crash": ["messages_out_per_s"],
+        "load_spike": ["messages_in_per_s"],
+    }
     for kind, base_metrics in cluster_kinds.items():
         for inc in by_kind.get(kind, []):
             r = row_of[inc.target]
@@ -218,7 +258,10 @@ def _ground_truth(model: SqsModel, by_kind: dict[str, list[IncidentSpec]], row_o
             i0, i1 = step_window(inc, cal)
             ents = [inc.target]
             metrics = ["redelivered_per_s", "messages_unacked"]
-            end = min(cal.steps, i1 + int(model.visibility_steps[r]) * (model.spec.queues[r].max_receive_count or 1) + 1)
+            end = min(
+                cal.steps,
+                i1 + int(model.visibility_steps[r]) * (model.spec.queues[r].max_receive_count or 1) + 1,
+            )
             if dlq_of[r] >= 0 and model.moved_to_dlq[r, i0:end].sum() > 0:
                 ents.append(names[dlq_of[r]])
                 metrics += ["dead_lettered_per_s", "dlq_depth_messages"]
@@ -248,7 +291,12 @@ def sqs_blocks(model: SqsModel) -> list[Block]:
     add("queue", "empty_receives_per_s", names, model.empty_receives / dt)
     add("queue", "dead_lettered_per_s", names, model.moved_to_dlq / dt)
     if dlq_rows:
-        add("queue", "dlq_depth_messages", [names[i] for i in dlq_rows], model.visible[dlq_rows] + model.not_visible[dlq_rows])
+        add(
+            "queue",
+            "dlq_depth_messages",
+            [names[i] for i in dlq_rows],
+            model.visible[dlq_rows] + model.not_visible[dlq_rows],
+        )
     cluster = [name]
     add("cluster", "queue_depth_messages", cluster, model.visible.sum(axis=0, keepdims=True))
     add("cluster", "messages_unacked", cluster, model.not_visible.sum(axis=0, keepdims=True))
@@ -256,5 +304,10 @@ def sqs_blocks(model: SqsModel) -> list[Block]:
     add("cluster", "messages_out_per_s", cluster, model.received.sum(axis=0, keepdims=True) / dt)
     add("cluster", "oldest_message_age_s", cluster, model.age_s.max(axis=0, keepdims=True))
     if dlq_rows:
-        add("cluster", "dlq_depth_messages", cluster, (model.visible[dlq_rows] + model.not_visible[dlq_rows]).sum(axis=0, keepdims=True))
+        add(
+            "cluster",
+            "dlq_depth_messages",
+            cluster,
+            (model.visible[dlq_rows] + model.not_visible[dlq_rows]).sum(axis=0, keepdims=True),
+        )
     return out
