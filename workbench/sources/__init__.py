@@ -25,6 +25,9 @@ __all__ = ["get_source", "register_source", "source_names"]
 
 _SOURCES: dict[str, str | Callable[..., Any]] = {
     "simulator": "workbench.sources.simulator:simulate",
+    # real sources return a MappingResult (.frame = canonical rows, plus quarantine/unknown)
+    "prometheus": "workbench.sources.prometheus:ingest_prometheus",
+    "file": "workbench.sources.files:read_metrics_file",
 }
 
 
