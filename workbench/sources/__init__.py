@@ -25,7 +25,7 @@ __all__ = ["get_source", "register_source", "source_names"]
 
 _SOURCES: dict[str, str | Callable[..., Any]] = {
     "simulator": "workbench.sources.simulator:simulate",
-    # real sources return a MappingResult (.frame = canonical rows, plus quarantine/unknown)
+    # file: a MappingResult (.frame + quarantine/unknown); prometheus: pull, map and store (IngestReport)
     "prometheus": "workbench.sources.prometheus:ingest_prometheus",
     "file": "workbench.sources.files:read_metrics_file",
 }
