@@ -331,8 +331,14 @@ def scenarios() -> None:
     """List the simulator's scenarios (built-in and imported)."""
     from workbench.sources.simulator import list_scenarios
 
-    listing = list_scenarios().with_columns(pl.col("description").str.slice(0, 90))
-    console.print(frame_table(listing, title="Scenarios", max_rows=100))
+    table = Table(title="Scenarios (workbench simulate NAME)")
+    table.add_column("name", no_wrap=True)
+    for column in ("origin", "clusters", "incidents", "days", "description"):
+        table.add_column(column)
+    for row in list_scenarios().iter_rows(named=True):
+        first_sentence = row["description"].split(". ")[0]
+        table.add_row(row["name"], row["origin"], str(row["clusters"]), str(row["incidents"]), f"{row['days'] or 0:g}", first_sentence)
+    console.print(table)
 
 
 @app.command("simulate")
