@@ -367,6 +367,49 @@ def simulate_command(
         console.print(frame_table(summary.incidents, title="Ground-truth incidents"))
 
 
+@app.command("learn-sim")
+def learn_sim_command(
+    dataset: Annotated[str, typer.Argument(help="Stored dataset with real data (see: workbench datasets).")],
+    name: Annotated[str | None, typer.Option(help="Scenario name (default: learned-<dataset>).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Scenario YAML to write (default: the imported-scenarios folder).")] = None,
+    metric: Annotated[str | None, typer.Option(help="Learn only this metric.")] = None,
+    store_dir: Annotated[Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")] = None,
+) -> None:
+    """Learn a simulation from real data and write a scenario file that `workbench simulate` runs."""
+    from workbench.fidelity.commands import learn_sim
+
+    path, spec = learn_sim(dataset, name=name, path=out, store_dir=store_dir, metric=metric)
+    topics = sum(len(c.topics) for c in spec.kafka)
+    console.print(f"Learned {topics} series into scenario {spec.name!r}: {path}")
+    console.print(f"Run it with: workbench simulate {spec.name} --days {spec.days:g}")
+
+
+@app.command("validate-sim")
+def validate_sim_command(
+    real: Annotated[str | None, typer.Option(help="Stored dataset with the real data.")] = None,
+    sim: Annotated[str | None, typer.Option(help="Stored dataset with the synthetic data.")] = None,
+    scenarios: Annotated[bool, typer.Option("--scenarios", help="Score every built-in scenario against bundled real data instead.")] = False,
+    metric: Annotated[str | None, typer.Option(help="Compare only this real metric.")] = None,
+    standardize: Annotated[bool, typer.Option(help="z-score both series first (compare shapes only).")] = False,
+    out: Annotated[Path | None, typer.Option(help="Report folder (default: reports/fidelity/<UTC timestamp>/).")] = None,
+    store_dir: Annotated[Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")] = None,
+) -> None:
+    """Compare a simulation with real data statistically: verdict table + HTML/JSON report."""
+    from workbench.errors import ParameterError
+    from workbench.fidelity.commands import validate_scenarios, validate_sim
+
+    if scenarios:
+        result, folder = validate_scenarios(out_dir=out)
+    elif real is None or sim is None:
+        raise ParameterError("--real/--sim", allowed="both datasets, or --scenarios", received=(real, sim))
+    else:
+        result, folder = validate_sim(real, sim, store_dir=store_dir, out_dir=out, metric=metric, standardize=standardize)
+    verdicts = result.verdicts().select("pair", "statistic", pl.col("value").round(4), "rule", "threshold", "verdict")
+    console.print(frame_table(verdicts, title="Fidelity verdicts per series", max_rows=400))
+    console.print(frame_table(result.summary().with_columns(pl.col("mean").round(4)), title="Summary"))
+    console.print(f"Report: {folder / 'report.html'} (and report.json)")
+
+
 @app.command("scenario-export")
 def scenario_export(
     name: Annotated[str, typer.Argument(help="Scenario to export.")],

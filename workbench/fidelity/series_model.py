@@ -35,6 +35,7 @@ True
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -123,8 +124,9 @@ class SeriesModel:
     support: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the model as a JSON-safe dict."""
-        return asdict(self)
+        """Return the model as a JSON-safe dict (plain Python floats, lists and strings)."""
+        out: dict[str, Any] = json.loads(json.dumps(asdict(self), default=float))
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SeriesModel:
@@ -383,8 +385,8 @@ def fit_series_model(
         ar_coefs=coefs.tolist(),
         ar_sigma=sigma,
         residual_quantiles=quantiles.tolist(),
-        bursts_per_day=len(bursts) / n_days,
-        incidents_per_day=len(incidents) / n_days,
+        bursts_per_day=float(len(bursts) / n_days),
+        incidents_per_day=float(len(incidents) / n_days),
         support=support,
         burst_templates=bursts[:64],
         incident_templates=[t[:288] for t in incidents[:32]],
