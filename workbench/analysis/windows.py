@@ -245,8 +245,9 @@ def _fixed_us(value: str | timedelta) -> int | None:
     if isinstance(value, timedelta):
         return int(value / timedelta(microseconds=1))
     sign = -1 if value.startswith("-") else 1
-    parts = re.findall(r"(\d+)(ns|us|ms|s|m|h|d|w|mo|q|y|i)", value.lstrip("-"))
-    if not parts or any(u not in _FIXED_US for _, u in parts):
+    text = value.lstrip("-")
+    parts = re.findall(r"(\d+)(ns|us|ms|mo|s|m|h|d|w|q|y|i)", text)
+    if not parts or "".join(n + u for n, u in parts) != text or any(u not in _FIXED_US for _, u in parts):
         return None
     return sign * int(sum(int(n) * _FIXED_US[u] for n, u in parts))
 
