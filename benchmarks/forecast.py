@@ -32,7 +32,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from workbench.analysis.forecast import SeasonalForecaster  # noqa: E402
+from workbench.analysis.forecast import SeasonalForecaster, default_forecaster  # noqa: E402
 from workbench.analysis.nab import load_nab_corpus  # noqa: E402
 
 NAB_ROOT = ROOT / "data" / "real" / "nab"
@@ -49,6 +49,7 @@ class Series:
     group: str
     t: np.ndarray  # seconds
     y: np.ndarray
+    metric: str | None = None
 
 
 def nab_series(quick: bool) -> list[Series]:
@@ -78,12 +79,12 @@ def sim_series(quick: bool) -> list[Series]:
         ["cluster", "level", "entity", "metric"], as_dict=True, maintain_order=True
     ).items():
         t = part["ts"].dt.epoch("s").to_numpy().astype(np.float64)
-        out.append(Series(f"{cluster}/{level}/{entity}/{metric}", "sim", t, part["value"].to_numpy()))
+        out.append(Series(f"{cluster}/{level}/{entity}/{metric}", "sim", t, part["value"].to_numpy(), str(metric)))
     out.sort(key=lambda s: s.name)
     return out[::3] if quick else out
 
 
-def evaluate(series: Series, origins: list[float], methods: dict[str, SeasonalForecaster]) -> dict[str, float]:
+def evaluate(series: Series, origins: list[float], methods: dict[str, SeasonalForecaster | None]) -> dict[str, float]:
     t, y = series.t, series.y
     step = float(np.median(np.diff(np.unique(t))))
     m = max(1, round(DAY / step))
@@ -99,7 +100,9 @@ def evaluate(series: Series, origins: list[float], methods: dict[str, SeasonalFo
             continue
         Xtr, ytr = t[:cut][keep].reshape(-1, 1), y[:cut][keep]
         Xte, yte = t[cut:][ahead].reshape(-1, 1), y[cut:][ahead]
-        for name, est in methods.items():
+        for name, chosen in methods.items():
+            # None = the forecaster the workbench itself picks for this metric
+            est = default_forecaster(series.metric) if chosen is None else chosen
             pred = est.fit(Xtr, ytr).predict(Xte)
             errors[name].append(float(np.mean(np.abs(pred - yte))))
     return {name: float(np.mean(v)) / scale if scale > 0 else float("nan") for name, v in errors.items()}
@@ -112,7 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     origins = [0.9] if args.quick else [0.8, 0.85, 0.9, 0.95]
     methods = {
-        "seasonal_forecaster": SeasonalForecaster(),
+        "seasonal_forecaster": None,
         "seasonal_naive": SeasonalForecaster(method="seasonal_naive", period="daily"),
         "naive": SeasonalForecaster(method="seasonal_naive", period="none"),
     }

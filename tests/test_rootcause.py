@@ -148,7 +148,7 @@ def test_episodes_split_by_cluster_and_time() -> None:
     anomalies = pl.DataFrame(
         [
             anomaly("topic", "a", "messages_in_per_s", 0, 10),
-            anomaly("topic", "b", "messages_in_per_s", 20, 30),  # within 15 min of the first: same episode
+            anomaly("topic", "b", "messages_in_per_s", 8, 30),  # starts within 10 min of the first: same episode
             anomaly("topic", "c", "messages_in_per_s", 100, 110),
             anomaly("topic", "a", "messages_in_per_s", 0, 10, cluster="k2"),
         ]

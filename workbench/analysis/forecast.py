@@ -37,8 +37,10 @@ from workbench.errors import ParameterError
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ADDITIVE_METRICS",
     "SeasonalForecaster",
     "ThresholdCrossing",
+    "default_forecaster",
     "forecast_series",
     "mase",
     "time_until_threshold",
@@ -79,9 +81,10 @@ def _regular_grid(t: FloatArray, y: FloatArray) -> tuple[float, float, FloatArra
     return t0, step, values
 
 
+#: The seasonal forecast repeats the mean shape of this many last cycles (less noise than one).
 _SEASONAL_CYCLES = 3
-_ROBUST = False
-_TREND_MODE = "damped"
+_TRENDS = ("auto", "damped", "none")
+_TRANSFORMS = ("auto", "none")
 
 
 def _mean_last_cycles(component: FloatArray, period: int, cycles: int) -> FloatArray:
@@ -107,8 +110,13 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         Model of the deseasonalised series: statsmodels ``ETSModel`` (additive error,
         additive damped trend), or the seasonal naive baseline
         (repeat the last cycle; the last value without a cycle).
-    trend : bool
-        ETS only: include a damped additive trend.
+    trend : {"auto", "damped", "none"}
+        ETS only: "damped" adds a damped additive trend, "none" models the level only,
+        "auto" fits both and keeps the one with the lower AIC.
+    transform : {"auto", "none"}
+        "auto" models ``log1p`` of series that are never negative, so seasonal swings
+        and trends scale with the level (queue rates and backlogs behave so); forecasts
+        of non-negative series are clipped at 0.
     coverage : float
         Default coverage of :meth:`predict_interval` (0 < coverage < 1).
 
@@ -128,6 +136,10 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         The fitted statsmodels results (None for the seasonal naive method).
     resid_std_ : float
         Standard deviation of the one-step in-sample errors.
+    band_scale_ : float
+        Factor (>= 1) widening ETS's prediction bands for the seasonal shape's own error.
+    log_ : bool
+        Whether the model was fitted on ``log1p`` of the series.
     n_features_in_ : int
 
     Examples
@@ -147,12 +159,14 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self,
         period: str | int = "auto",
         method: str = "ets",
-        trend: bool = True,
+        trend: str = "auto",
+        transform: str = "auto",
         coverage: float = 0.9,
     ) -> None:
         self.period = period
         self.method = method
         self.trend = trend
+        self.transform = transform
         self.coverage = coverage
 
     def __sklearn_tags__(self) -> Tags:
@@ -162,6 +176,10 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         return tags
 
     def _check_params(self) -> None:
+        if self.trend not in _TRENDS:
+            raise ParameterError("trend", allowed="one of " + ", ".join(_TRENDS), received=self.trend)
+        if self.transform not in _TRANSFORMS:
+            raise ParameterError("transform", allowed="one of " + ", ".join(_TRANSFORMS), received=self.transform)
         if self.method not in _METHODS:
             raise ParameterError("method", allowed="one of " + ", ".join(_METHODS), received=self.method)
         if not (0.0 < float(self.coverage) < 1.0):
@@ -186,6 +204,12 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         data, target = validate_data(self, X, y, dtype=np.float64, y_numeric=True, ensure_min_samples=3)
         self.t0_, self.step_, values = _regular_grid(data[:, 0], np.asarray(target, dtype=np.float64))
         kind, periods = self._resolve_periods(values)
+        self.nonnegative_ = bool(values.min() >= 0)
+        # Queue rates and backlogs vary multiplicatively (a cycle's swing grows with its level):
+        # model log1p of non-negative series, so the additive STL/ETS become multiplicative.
+        self.log_ = bool(self.transform == "auto" and self.nonnegative_ and self.method != "seasonal_naive")
+        if self.log_:
+            values = np.log1p(values)
         usable = tuple(sorted(p for p in periods if values.size >= 2 * p))
         self.kind_ = kind if usable else "none"
         self.periods_ = usable
@@ -193,7 +217,7 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         if self.method == "seasonal_naive":
             self._fit_naive(values)
             return self
-        parts = decompose(values, usable, robust=_ROBUST)
+        parts = decompose(values, usable)
         seasonal = np.zeros(values.size)
         self.seasonal_tail_: dict[int, FloatArray] = {}
         for p in usable:
@@ -208,6 +232,17 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.fitted_ = fitted_adjusted + seasonal
         errors = values - self.fitted_
         self.resid_std_ = float(np.std(errors[1:])) if errors.size > 2 else 0.0
+        # STL's local seasonal soaks up part of the noise in-sample, so ETS's own bands are
+        # too narrow for forecasts made with a fixed seasonal shape. Widen them by how much
+        # larger the in-sample error is with the shape the forecast will use.
+        shape = np.zeros(values.size)
+        for p in usable:
+            phase = (np.arange(values.size) - values.size) % p
+            shape += _mean_last_cycles(parts[f"seasonal_{p}"], p, values.size // p)[phase]
+        with_shape = values - fitted_adjusted - shape
+        self.band_scale_ = (
+            float(max(1.0, np.std(with_shape[1:]) / self.resid_std_)) if self.resid_std_ > 0 and usable else 1.0
+        )
         return self
 
     def _fit_model(self, adjusted: FloatArray) -> Any:
@@ -217,7 +252,7 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         # A pandas endog: statsmodels 0.15's ETS prediction intervals need an index.
         endog = pd.Series(adjusted)
         level_only = ETSModel(endog, error="add").fit(disp=False)
-        mode = _TREND_MODE if self.trend else "none"
+        mode = self.trend
         if mode == "none" or adjusted.size < 10:
             return level_only
         damped = ETSModel(endog, error="add", trend="add", damped_trend=True).fit(disp=False)
@@ -258,8 +293,8 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             start = self.n_grid_
             frame = self.model_.get_prediction(start=start, end=start + n_ahead - 1).summary_frame(alpha=alpha)
             mean = frame["mean"].to_numpy(dtype=np.float64)
-            lower = frame["pi_lower"].to_numpy(dtype=np.float64)
-            upper = frame["pi_upper"].to_numpy(dtype=np.float64)
+            lower = mean - (mean - frame["pi_lower"].to_numpy(dtype=np.float64)) * self.band_scale_
+            upper = mean + (frame["pi_upper"].to_numpy(dtype=np.float64) - mean) * self.band_scale_
         return mean + seasonal, lower + seasonal, upper + seasonal
 
     def _at(self, X: npt.ArrayLike, alpha: float | None) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -277,6 +312,10 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         if ahead.any():
             k = index[ahead] - self.n_grid_
             mean[ahead], lower[ahead], upper[ahead] = mean_f[k], lower_f[k], upper_f[k]
+        if self.log_:
+            mean, lower, upper = np.expm1(mean), np.expm1(lower), np.expm1(upper)
+        if self.nonnegative_:
+            mean, lower, upper = (np.maximum(a, 0.0) for a in (mean, lower, upper))
         return mean, lower, upper
 
     def predict(self, X: npt.ArrayLike) -> FloatArray:
@@ -291,6 +330,34 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         if not (0.0 < float(level) < 1.0):
             raise ParameterError("coverage", allowed="a number strictly between 0 and 1", received=level)
         return self._at(X, 1.0 - float(level))
+
+
+#: Backlogs change by (arrivals - departures) per step: additive dynamics, so no log transform.
+ADDITIVE_METRICS = frozenset(
+    {
+        "consumer_lag_messages",
+        "consumer_lag_seconds",
+        "queue_depth_messages",
+        "messages_unacked",
+        "messages_delayed",
+        "oldest_message_age_s",
+        "dlq_depth_messages",
+    }
+)
+
+
+def default_forecaster(metric: str | None = None, *, coverage: float = 0.9) -> SeasonalForecaster:
+    """The forecaster the workbench uses for a metric.
+
+    Backlogs (lag, depth, age) drain and grow linearly, so they are modelled as they
+    are; rates and everything else on a log scale (``transform="auto"``).
+
+    Examples
+    --------
+    >>> default_forecaster("consumer_lag_messages").transform, default_forecaster("messages_in_per_s").transform
+    ('none', 'auto')
+    """
+    return SeasonalForecaster(transform="none" if metric in ADDITIVE_METRICS else "auto", coverage=coverage)
 
 
 def mase(actual: npt.ArrayLike, predicted: npt.ArrayLike, history: npt.ArrayLike, period: int = 1) -> float:
@@ -334,7 +401,7 @@ def forecast_series(
     coverage : float
         Coverage of the band.
     estimator : SeasonalForecaster, optional
-        Unfitted forecaster to use (default ``SeasonalForecaster()``).
+        Unfitted forecaster to use (default :func:`default_forecaster` of the metric).
 
     Returns
     -------
@@ -363,7 +430,7 @@ def forecast_series(
             received=f"{series.height} samples for metric={metric!r} entity={entity!r}",
         )
     seconds = series["ts"].dt.epoch("ms").to_numpy().astype(np.float64) / 1000.0
-    model = SeasonalForecaster(coverage=coverage) if estimator is None else estimator
+    model = default_forecaster(metric, coverage=coverage) if estimator is None else estimator
     model.fit(seconds.reshape(-1, 1), series["value"].to_numpy())
     n_ahead = max(1, int(horizon.total_seconds() // model.step_))
     future = seconds[-1] + model.step_ * np.arange(1, n_ahead + 1)

@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 from joblib import Parallel, delayed, parallel_config
 
-from workbench.analysis.forecast import SeasonalForecaster, forecast_series, time_until_threshold
+from workbench.analysis.forecast import default_forecaster, forecast_series, time_until_threshold
 from workbench.analysis.narrative import format_count, format_duration_s, narrate_episode
 from workbench.analysis.rootcause import rank_causes
 from workbench.analysis.seasonality import detect_period, infer_sampling_interval
@@ -157,7 +157,7 @@ def _forecast_findings(entity_frame: pl.DataFrame, config: LearnConfig) -> list[
             recent,
             metric=str(metric),
             horizon=config.horizon,
-            estimator=SeasonalForecaster(coverage=config.coverage),
+            estimator=default_forecaster(str(metric), coverage=config.coverage),
         )
         head = series.row(0, named=True)
         unit_text = str(metric).replace("_", " ")

@@ -189,6 +189,8 @@ def describe_cause(row: Mapping[str, Any]) -> str:
         return f"after producers on {level_word} {entity} surged{change}"
     if cause == "hot_partition":
         return f"after partition {entity} ran hot{change}"
+    if cause == "traffic_shift":
+        return f"as traffic shifted onto {level_word} {name}{change}"
     if cause == "producer_drop":
         return f"after producers on {level_word} {entity} slowed{change}"
     group = _group_and_topic(entity)[0] if level == "consumer_group" else entity
@@ -229,10 +231,17 @@ def narrate_episode(causes: pl.DataFrame) -> str:
     ordered = causes.sort("rank")
     top = ordered.row(0, named=True)
     order = {m: i for i, m in enumerate(_SYMPTOM_ORDER)}
+    level_order = {"consumer_group": 0, "queue": 0, "topic": 1, "partition": 2}
+    # The headline symptom: a growing backlog, at the level operators watch, the largest first.
     symptoms = (
         ordered.filter(pl.col("metric").is_in(list(_SYMPTOM_ORDER)))
-        .with_columns(_o=pl.col("metric").replace_strict(order, return_dtype=pl.Int64))
-        .sort("_o", "start")
+        .with_columns(
+            _o=pl.col("metric").replace_strict(order, return_dtype=pl.Int64),
+            _l=pl.col("level").replace_strict(level_order, default=3, return_dtype=pl.Int64),
+            _d=(pl.col("direction") != "up").cast(pl.Int64) if "direction" in ordered.columns else pl.lit(0),
+            _v=pl.col("during").fill_null(0.0) if "during" in ordered.columns else pl.lit(0.0),
+        )
+        .sort(["_d", "_o", "_l", "_v", "start"], descending=[False, False, False, True, False])
     )
     if symptoms.height == 0:
         return describe_symptom(top) + "."
@@ -245,7 +254,7 @@ def narrate_episode(causes: pl.DataFrame) -> str:
     if ordered.height > 1:
         runner = ordered.row(1, named=True)
         close = runner["score"] is not None and top["score"] is not None and runner["score"] >= 0.9 * top["score"]
-        if close and runner["cause"] not in ("backlog_growth", top["cause"]):
+        if close and runner["cause"] not in ("backlog_growth", "traffic_shift", top["cause"]):
             text += f" (or {describe_cause(runner).split(' ', 1)[1]})"
     return text + "."
 

@@ -1,15 +1,15 @@
 """Root-cause suggestions: rank candidate causes of concurrent anomalies.
 
-Anomalies (rows of a findings frame) of one cluster that overlap in time form an
-*episode*. Every anomalous series in an episode is a candidate cause, and so is any
+Anomalies (rows of a findings frame) of one cluster that start close together form
+an *episode*. Every anomalous series in an episode is a candidate cause, and so is any
 broker or node that fell silent (stopped reporting) at the episode's start. Each
 candidate is scored on four pieces of evidence:
 
 * **precedence**: how early it started within the episode;
 * **explanation**: the share of the episode's other anomalous entities that lie
   downstream of it in the topology (a broker or node before the topics, queues and
-  partitions it serves, a topic before its partitions, a partition before the
-  consumer groups reading it) and started no earlier;
+  partitions it serves, and before its peers if it went silent; a topic before its
+  partitions, a partition before the consumer groups reading it) and started no earlier;
 * **role**: driver metrics (producer rate, consumer rate, consumer count, replication,
   resource alarms, silence) rank above symptoms (lag, backlog, message age);
 * **depth**: upstream levels rank above downstream ones.
@@ -132,23 +132,27 @@ def topic_of(level: pl.Expr, entity: pl.Expr) -> pl.Expr:
     )
 
 
-def assign_episodes(anomalies: pl.DataFrame, *, gap: timedelta = timedelta(minutes=15)) -> pl.DataFrame:
-    """Add an ``episode`` id: anomalies of a cluster that overlap (or nearly, within ``gap``).
+def assign_episodes(anomalies: pl.DataFrame, *, gap: timedelta = timedelta(minutes=10)) -> pl.DataFrame:
+    """Add an ``episode`` id: anomalies of a cluster that start within ``gap`` of the previous one.
+
+    Episodes chain on start times, not on overlap: detectors often keep an alarm open
+    for hours, and overlap would glue unrelated alarms into one day-long episode.
+    Ids are unique across clusters.
 
     Examples
     --------
     >>> from datetime import datetime, timezone
     >>> t = lambda m: datetime(2026, 1, 5, 0, m, tzinfo=timezone.utc)
     >>> df = pl.DataFrame({"cluster": ["c", "c", "c"], "start": [t(0), t(5), t(50)],
-    ...                    "end": [t(10), t(12), t(55)]})
+    ...                    "end": [t(59), t(12), t(55)]})
     >>> assign_episodes(df)["episode"].to_list()
     [0, 0, 1]
     """
     if anomalies.height == 0:
         return anomalies.with_columns(episode=pl.lit(0, dtype=pl.Int64)).clear()
     ordered = anomalies.sort("cluster", "start")
-    running_end = pl.col("end").cum_max().shift(1).over("cluster")
-    new_episode = (running_end.is_null() | (pl.col("start") > running_end + gap)).cast(pl.Int64)
+    previous = pl.col("start").shift(1).over("cluster")
+    new_episode = (previous.is_null() | (pl.col("start") > previous + gap)).cast(pl.Int64)
     return (
         ordered.with_columns(_new=new_episode)
         .with_columns(episode=pl.col("_new").cum_sum() - 1)
@@ -190,6 +194,8 @@ def classify_cause(level: pl.Expr, metric: pl.Expr, direction: pl.Expr) -> pl.Ex
         .then(pl.lit("broker_failure"))
         .when(rates_in & (direction == "up") & (level == "partition"))
         .then(pl.lit("hot_partition"))
+        .when(rates_in & (direction == "up") & level.is_in(["broker", "node"]))
+        .then(pl.lit("traffic_shift"))
         .when(rates_in & (direction == "up"))
         .then(pl.lit("producer_surge"))
         .when(rates_in & (direction == "down"))
@@ -209,7 +215,7 @@ def classify_cause(level: pl.Expr, metric: pl.Expr, direction: pl.Expr) -> pl.Ex
 
 
 def _silent_candidates(
-    frame: pl.DataFrame, episodes: pl.DataFrame, *, min_gap_steps: int = 3
+    frame: pl.DataFrame, episodes: pl.DataFrame, *, gap: timedelta, min_gap_steps: int = 3
 ) -> pl.DataFrame:
     """Brokers/nodes whose samples stop around an episode's start (a member that left)."""
     nodes = frame.lazy().filter(pl.col("level").cast(pl.String).is_in(["broker", "node"]))
@@ -232,14 +238,11 @@ def _silent_candidates(
         )
     )
     bounds = episodes.lazy().group_by("episode", "cluster").agg(
-        ep_start=pl.col("start").min(), ep_end=pl.col("end").max()
+        first=pl.col("start").min(), last=pl.col("start").max()
     )
     return (
         gaps.join(bounds, on="cluster")
-        .filter(
-            (pl.col("silent_from") <= pl.col("ep_end"))
-            & (pl.col("silent_from") >= pl.col("ep_start") - timedelta(hours=1))
-        )
+        .filter(pl.col("silent_from").is_between(pl.col("first") - gap, pl.col("last") + gap))
         .select(
             "episode",
             "cluster",
@@ -295,7 +298,7 @@ def rank_causes(
     anomalies: pl.DataFrame,
     frame: pl.DataFrame | None = None,
     *,
-    gap: timedelta = timedelta(minutes=15),
+    gap: timedelta = timedelta(minutes=10),
     lookback: timedelta = timedelta(hours=1),
     tolerance: timedelta = timedelta(minutes=2),
 ) -> pl.DataFrame:
@@ -310,7 +313,7 @@ def rank_causes(
         The canonical frame the anomalies came from; adds direction, size and silent
         brokers/nodes as candidates.
     gap : timedelta
-        Anomalies closer than this join one episode.
+        An anomaly starting within this of the previous one joins its episode.
     lookback : timedelta
         Baseline window before a candidate's start.
     tolerance : timedelta
@@ -359,7 +362,7 @@ def rank_causes(
         candidates = candidates.with_row_index("cid")
         stats = _before_during(candidates, frame, lookback)
         candidates = candidates.join(stats, on="cid", how="left").drop("cid")
-        silent = _silent_candidates(frame, with_episodes)
+        silent = _silent_candidates(frame, with_episodes, gap=gap)
         candidates = pl.concat(
             [
                 candidates,
@@ -389,8 +392,9 @@ def rank_causes(
     pairs = candidates.select("episode", "level", "entity", "metric", "start", "topic").join(others, on="episode")
     same_entity = (pl.col("level") == pl.col("o_level")) & (pl.col("entity") == pl.col("o_entity"))
     is_node = pl.col("level").is_in(["broker", "node"])
+    # Brokers and nodes explain everything they serve; a peer broker only if this one went silent.
     downstream = (
-        (is_node & ~same_entity)
+        (is_node & ~same_entity & (~pl.col("o_level").is_in(["broker", "node"]) | (pl.col("metric") == SILENT_METRIC)))
         | ((pl.col("level") == "cluster") & ~pl.col("o_level").is_in(["broker", "node", "cluster"]))
         | (
             pl.col("level").is_in(["topic", "queue", "partition"])
