@@ -118,3 +118,22 @@ def test_report_finds_the_simulated_consumer_crash() -> None:
     assert worst["entity"] == incident["entities"][0]
     assert worst["lag_status_penalty"] == 25.0
     assert worst["status_code"] == 3  # the group is ERR (its partitions are STOP)
+
+
+def test_cli_health_prints_worst_entities(tmp_path: object) -> None:
+    from typer.testing import CliRunner
+
+    from workbench.cli import app
+    from workbench.store import Store
+
+    frame = pl.concat(
+        [_rows(f"orders/{p}", "partition", "under_replicated_partitions", [0.0, float(p == 2)]) for p in range(3)]
+    ).with_columns(provider=pl.lit("kafka"), source=pl.lit("test"), cluster=pl.lit("k1"))
+    store = Store(tmp_path)  # type: ignore[arg-type]
+    store.append("urp", frame.select("ts", "provider", "cluster", "level", "entity", "metric", "value", "source"),
+                 source="test")
+    result = CliRunner().invoke(app, ["health", "urp", "--store-dir", str(tmp_path), "--top", "3"],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "orders/2" in result.output
+    assert "replication -" in result.output

@@ -327,6 +327,28 @@ def reports(
 
 
 @app.command()
+def health(
+    dataset: Annotated[str, typer.Argument(help="Dataset in the store.")],
+    top: Annotated[int, typer.Option(help="How many of the worst entities to show.")] = 20,
+    every: Annotated[str | None, typer.Option(help="Score per window, e.g. '1h' (default: whole range).")] = None,
+    cluster: Annotated[str | None, typer.Option(help="Only this cluster.")] = None,
+    store_dir: Annotated[Path | None, typer.Option(help="Store directory.")] = None,
+) -> None:
+    """Health scores (0-100) of a dataset's entities and rollups, worst first, with components."""
+    from workbench.analysis.health import COMPONENTS, dataset_health
+    from workbench.store import Store
+
+    scores = dataset_health(dataset, store=Store(store_dir), every=every, cluster=cluster)
+    shown = ["ts"] if every else []
+    short = {c: c.replace("_", " ").replace("lag status", "status").replace("replication", "repl") for c in COMPONENTS}
+    view = scores.select(
+        *shown, "level", "entity", pl.col("score").round(1),
+        *(pl.col(f"{c}_penalty").round(1).alias(f"-{short[c]}") for c in COMPONENTS), "explanation",
+    )
+    console.print(frame_table(view, title=f"Health of {dataset} (worst first; penalties in points)", max_rows=top))
+
+
+@app.command()
 def scenarios() -> None:
     """List the simulator's scenarios (built-in and imported)."""
     from workbench.sources.simulator import list_scenarios

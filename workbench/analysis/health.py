@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -42,7 +43,7 @@ from workbench.analysis.rollup import rollup_topology
 from workbench.analysis.windows import window_aggregate
 from workbench.errors import ParameterError, SchemaError
 
-__all__ = ["COMPONENTS", "DEFAULT_WEIGHTS", "health_report", "health_scores"]
+__all__ = ["COMPONENTS", "DEFAULT_WEIGHTS", "dataset_health", "health_report", "health_scores"]
 
 logger = logging.getLogger(__name__)
 
@@ -311,3 +312,41 @@ def health_report(
     both = pl.concat([native, rolled], how="vertical_relaxed")
     logger.info("health over %d entity rows and %d rollup rows", gridded.height, rolled.height)
     return health_scores(both, every=every, weights=weights)
+
+
+def dataset_health(
+    dataset: str,
+    *,
+    store: Any = None,
+    start: datetime | str | None = None,
+    end: datetime | str | None = None,
+    cluster: str | None = None,
+    every: str | None = None,
+) -> pl.DataFrame:
+    """Health report of a stored dataset (what ``workbench health`` prints).
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name in the store.
+    store : workbench.store.Store, optional
+        The store; defaults to ``Store()`` (``WORKBENCH_STORE_DIR``).
+    start, end : datetime or str, optional
+        Time range to score.
+    cluster : str, optional
+        Only this cluster.
+    every : str, optional
+        Score per window of this length instead of the whole range.
+
+    Returns
+    -------
+    polars.DataFrame
+        As :func:`health_report`, worst first.
+    """
+    from workbench.store import Store
+
+    store = store if store is not None else Store()
+    frame = store.scan(dataset, start=start, end=end, cluster=cluster).collect()
+    if frame.is_empty():
+        raise ParameterError("dataset", allowed="a dataset with rows in the chosen range", received=dataset)
+    return health_report(frame, every=every)
