@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
+from functools import cached_property, partial
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -40,6 +43,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
 
 Model = KafkaModel | RabbitModel | SqsModel
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -112,31 +116,45 @@ def run_models(spec: ScenarioSpec, calendar: Calendar, seed: int) -> list[Model]
             inc for inc in spec.incidents if inc.cluster == cluster and inc.start.total_seconds() < horizon
         ]
 
-    models: list[Model] = []
+    jobs: list[Callable[[], Model]] = []
     i = 0
     for kafka in spec.kafka:
-        models.append(simulate_kafka(kafka, calendar, of(kafka.name), rngs[i]))
+        jobs.append(partial(simulate_kafka, kafka, calendar, of(kafka.name), rngs[i]))
         i += 1
     for rabbit in spec.rabbitmq:
-        models.append(simulate_rabbit(rabbit, calendar, of(rabbit.name), rngs[i]))
+        jobs.append(partial(simulate_rabbit, rabbit, calendar, of(rabbit.name), rngs[i]))
         i += 1
     for account in spec.sqs:
-        models.append(simulate_sqs(account, calendar, of(account.cluster_name), rngs[i]))
+        jobs.append(partial(simulate_sqs, account, calendar, of(account.cluster_name), rngs[i]))
         i += 1
-    return models
+    return _in_parallel(jobs)
+
+
+def _in_parallel(jobs: list[Callable[[], _T]]) -> list[_T]:
+    """Run independent jobs on a thread pool, results in job order.
+
+    NumPy releases the GIL in its array loops, so clusters run side by side; each has its
+    own random stream, so the output does not depend on scheduling.
+    """
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers <= 1:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="simulator") as pool:
+        return list(pool.map(lambda job: job(), jobs))
+
+
+def _blocks_of(model: Model) -> list[Block]:
+    if isinstance(model, KafkaModel):
+        return kafka_blocks(model)
+    if isinstance(model, RabbitModel):
+        return rabbit_blocks(model)
+    return sqs_blocks(model)
 
 
 def canonical_blocks(models: list[Model]) -> list[Block]:
     """Canonical blocks of every model, in model order."""
-    blocks: list[Block] = []
-    for model in models:
-        if isinstance(model, KafkaModel):
-            blocks += kafka_blocks(model)
-        elif isinstance(model, RabbitModel):
-            blocks += rabbit_blocks(model)
-        else:
-            blocks += sqs_blocks(model)
-    return blocks
+    per_model = _in_parallel([partial(_blocks_of, model) for model in models])
+    return [block for blocks in per_model for block in blocks]
 
 
 def _as_start(start: dt.datetime | str | None, spec: ScenarioSpec) -> dt.datetime:
