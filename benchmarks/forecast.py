@@ -133,7 +133,9 @@ def main() -> None:
         return float(frame["seasonal_forecaster"].mean() / frame[base].mean())  # type: ignore[operator]
 
     def geo(frame: pl.DataFrame) -> float:
-        return float(np.exp(np.log(frame["ratio"].to_numpy()).mean()))
+        ratios = frame["ratio"].to_numpy()
+        ratios = ratios[np.isfinite(ratios) & (ratios > 0)]  # a zero-error baseline has no ratio
+        return float(np.exp(np.log(ratios).mean()))
 
     nab, sim = table.filter(pl.col("group") == "nab"), table.filter(pl.col("group") == "sim")
     figures = {

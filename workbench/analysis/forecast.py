@@ -112,7 +112,7 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         (repeat the last cycle; the last value without a cycle).
     trend : {"auto", "damped", "none"}
         ETS only: "damped" adds a damped additive trend, "none" models the level only,
-        "auto" fits both and keeps the one with the lower AIC.
+        "auto" fits level-only, damped and linear-trend models and keeps the lowest AIC.
     transform : {"auto", "none"}
         "auto" models ``log1p`` of series that are never negative, so seasonal swings
         and trends scale with the level (queue rates and backlogs behave so); forecasts
@@ -258,7 +258,8 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         damped = ETSModel(endog, error="add", trend="add", damped_trend=True).fit(disp=False)
         if mode == "damped":
             return damped
-        return damped if damped.aic < level_only.aic else level_only
+        linear = ETSModel(endog, error="add", trend="add").fit(disp=False)
+        return min((level_only, damped, linear), key=lambda result: float(result.aic))
 
     def _fit_naive(self, values: FloatArray) -> None:
         lag = max(self.periods_) if self.periods_ else 1

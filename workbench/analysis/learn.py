@@ -250,6 +250,9 @@ def _root_cause_findings(anomalies: pl.DataFrame, frame: pl.DataFrame) -> pl.Dat
     if anomalies.height == 0:
         return empty_findings()
     causes = rank_causes(anomalies, frame)
+    # A lone alarm explains itself; root causes are for episodes spanning several entities.
+    spanning = causes.group_by("episode").agg(n=pl.struct("level", "entity").n_unique()).filter(pl.col("n") >= 2)
+    causes = causes.join(spanning.select("episode"), on="episode", how="semi")
     top = causes.filter(pl.col("rank") == 1)
     if top.height == 0:
         return empty_findings()

@@ -123,6 +123,15 @@ def _fill_gaps(values: FloatArray) -> FloatArray:
     return out
 
 
+def _winsorize(values: FloatArray, width: float = 4.0) -> FloatArray:
+    """Clip to median +- ``width`` robust standard deviations, so one burst cannot hide a cycle."""
+    median = float(np.median(values))
+    spread = 1.4826 * float(np.median(np.abs(values - median)))
+    if spread <= 0:
+        return values
+    return np.clip(values, median - width * spread, median + width * spread)
+
+
 def _detrend(values: FloatArray, period: int) -> FloatArray:
     """Subtract a centred moving average of one period: trend goes, the cycle stays."""
     kernel = np.ones(period) / period
@@ -132,15 +141,22 @@ def _detrend(values: FloatArray, period: int) -> FloatArray:
 
 
 def _acf_at(values: FloatArray, lag: int) -> float:
-    """Autocorrelation at ``lag`` (max over a +-2 % tolerance for jittery sampling)."""
-    x = values - values.mean()
-    denom = float(np.dot(x, x))
-    if denom <= 0 or lag >= x.size:
+    """Correlation of the series with itself ``lag`` samples later (best within +-2 % of the lag).
+
+    Pearson correlation over the overlap, not the textbook biased ACF: with only two
+    cycles the biased estimate is halved by construction.
+    """
+    if lag >= values.size - 2:
         return float("nan")
     tol = max(1, round(0.02 * lag))
     best = -1.0
-    for candidate in range(max(1, lag - tol), min(x.size - 1, lag + tol) + 1):
-        best = max(best, float(np.dot(x[:-candidate], x[candidate:])) / denom)
+    for candidate in range(max(1, lag - tol), min(values.size - 3, lag + tol) + 1):
+        head, tail = values[:-candidate], values[candidate:]
+        head = head - head.mean()
+        tail = tail - tail.mean()
+        denom = float(np.sqrt(np.dot(head, head) * np.dot(tail, tail)))
+        if denom > 0:
+            best = max(best, float(np.dot(head, tail)) / denom)
     return best
 
 
@@ -237,7 +253,7 @@ def detect_period(
             periods=periods_for(override, sampling_interval_s),
             method="override",
         )
-    x = _fill_gaps(np.asarray(values, dtype=np.float64).ravel())
+    x = _winsorize(_fill_gaps(np.asarray(values, dtype=np.float64).ravel()))
     limit = threshold if threshold is not None else (0.3 if method == "acf" else 0.2)
     strength: dict[str, float] = {}
     for kind in ("daily", "weekly"):
