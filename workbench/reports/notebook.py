@@ -133,14 +133,14 @@ def load_source(
     Parameters
     ----------
     source : str
-        ``sim:<scenario>[:<seed>]`` (simulate ``days`` from ``start``), ``store:<dataset>``
+        ``sim:<scenario>[:<seed>]`` (simulate ``days`` from the scenario's start), ``store:<dataset>``
         (the Parquet store), ``file:<path>`` (a canonical Parquet/CSV file) or
         ``nab:<folder>/<file>.csv`` (a bundled real NAB series) or ``prometheus:<url>`` (pull the
         last ``days`` up to ``end`` or now).
     days : float
         Length of a simulation or of a Prometheus pull.
     start, end : datetime or ISO string, optional
-        Time range to keep (and the simulation start).
+        Time range to keep (``end`` exclusive); a Prometheus pull covers it.
     provider, cluster, level, entity : str, optional
         Keep only these rows (``None`` or ``""`` keeps all).
 
@@ -163,7 +163,7 @@ def load_source(
         if seed_text and not seed_text.isdigit():
             raise ParameterError("source", allowed="sim:<scenario>:<non-negative integer seed>", received=source)
         seed = int(seed_text) if seed_text else 0
-        result = simulate(scenario, days=days, seed=seed, start=t0)
+        result = simulate(scenario, days=days, seed=seed)  # from the scenario's own start; t0/t1 filter
         frame, incidents, label = result.frame, result.incidents, result.source
     elif kind == "store" and rest:
         from workbench.store import Store
@@ -187,8 +187,11 @@ def load_source(
         from workbench.sources.prometheus import PrometheusSource
 
         stop = t1 or dt.datetime.now(dt.UTC)
+        begin = t0 or stop - dt.timedelta(days=days)
+        # about 1,500 points per series: 1 s steps for minutes of data, 60 s from a day up
+        step_s = min(60.0, max(1.0, round((stop - begin).total_seconds() / 1500)))
         with PrometheusSource(rest) as prom:
-            mapped = prom.ingest(t0 or stop - dt.timedelta(days=days), stop, provider=provider or None)
+            mapped = prom.ingest(begin, stop, f"{step_s:g}s", provider=provider or None)
         frame, label = mapped.frame, prom.source_name
     else:
         raise ParameterError("source", allowed=_SOURCE_FORMS, received=source)
