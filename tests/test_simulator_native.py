@@ -187,3 +187,30 @@ def test_simulate_command_stores_dataset_with_manifest(tmp_path: Path) -> None:
     assert store.scan(summary.dataset).select(pl.len()).collect().item() == summary.rows
     assert summary.exported
     assert all(p.exists() for p in summary.exported)
+
+
+def test_live_run_injection_keeps_the_past_and_changes_the_future() -> None:
+    from workbench.sources.simulator.live import LiveRun
+
+    run = LiveRun("consumer-crash", seed=4, horizon="3h")
+    served = pl.concat([run.step() for _ in range(40)])
+    before = run.result.frame
+    info = run.inject("consumer_crash", "kafka-prod-1:sessioniser", 1200, "critical")
+    assert info["cluster"] == "kafka-prod-1"
+    after = run.result.frame
+    cut = served["ts"].max()
+    assert after.filter(pl.col("ts") <= cut).equals(before.filter(pl.col("ts") <= cut))
+    assert served.sort(["entity", "metric", "level", "ts"]).equals(
+        after.filter(pl.col("ts") <= cut).sort(["entity", "metric", "level", "ts"]).select(served.columns)
+    )
+    later = pl.concat([run.step() for _ in range(30)])
+    members = later.filter(pl.col("metric") == "consumers", pl.col("entity") == "sessioniser/clicks")["value"]
+    assert (members.head(20) == 0).all()  # 1200 s = 20 ticks of crash
+    assert (members.tail(5) == 4).all()
+    truth = run.incidents()
+    assert truth["kind"].to_list() == ["consumer_crash"]
+    assert truth["end"].max() <= later["ts"].max()
+    with pytest.raises(ValueError, match="target"):
+        run.inject("hot_partition", "nope/9", 60, "warning")
+    with pytest.raises(ValueError, match="kind"):
+        run.inject("meteor_strike", "", 60, "warning")

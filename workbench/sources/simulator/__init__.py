@@ -23,6 +23,7 @@ from workbench.sources.simulator.library import (
     register_scenario,
     scenario_names,
 )
+from workbench.sources.simulator.live import LiveFleet, LiveRun, live_run
 from workbench.sources.simulator.spec import (
     IncidentSpec,
     LoadSpec,
@@ -34,6 +35,8 @@ from workbench.sources.simulator.spec import (
 __all__ = [
     "DEFAULT_START",
     "IncidentSpec",
+    "LiveFleet",
+    "LiveRun",
     "LoadSpec",
     "ScenarioSpec",
     "SimulationResult",
@@ -41,6 +44,7 @@ __all__ = [
     "get_scenario",
     "import_scenario",
     "list_scenarios",
+    "live_run",
     "register_scenario",
     "scenario_from_yaml",
     "scenario_names",

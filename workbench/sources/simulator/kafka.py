@@ -24,6 +24,7 @@ partition ``group/topic/partition`` (partition level), broker ``"<id>"``, cluste
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -234,7 +235,9 @@ def simulate_kafka(
         else:  # rebalance storm: members keep leaving and joining (e.g. poll-interval timeouts)
             every = max(1, round(3600.0 / max(inc.magnitude, 1e-6) / dt))
             times = np.arange(i0, i1, every)
-            times = times + rng.integers(0, max(1, every // 3), size=times.size)
+            # the jitter has its own stream, so adding an incident never changes the past
+            jitter = np.random.default_rng(zlib.crc32(f"{inc.target}@{inc.start}".encode()))
+            times = times + jitter.integers(0, max(1, every // 3), size=times.size)
             times = times[times < i1]
             storm_events[gi, times] += 1.0
             flap = np.zeros(T, dtype=bool)

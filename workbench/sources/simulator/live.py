@@ -36,6 +36,7 @@ from typing import Any
 import polars as pl
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from pydantic import ValidationError
 
 from workbench.errors import ParameterError
 from workbench.sources.simulator.canonical import blocks_to_frame
@@ -44,9 +45,9 @@ from workbench.sources.simulator.engine import SimulationResult, canonical_block
 from workbench.sources.simulator.library import get_scenario
 from workbench.sources.simulator.native import collect_families
 from workbench.sources.simulator.openmetrics import write_openmetrics
-from workbench.sources.simulator.spec import ScenarioSpec, parse_duration
+from workbench.sources.simulator.spec import IncidentSpec, ScenarioSpec, parse_duration
 
-__all__ = ["LiveFleet", "Tick", "parse_address"]
+__all__ = ["DEFAULT_MAGNITUDE", "LiveFleet", "LiveRun", "Tick", "live_run", "parse_address", "resolve_target"]
 
 logger = logging.getLogger(__name__)
 
@@ -247,3 +248,227 @@ class LiveFleet:
                 if have == wanted:
                     return float(block.values[row, index])
         raise KeyError(f"no series {name}{labels}")
+
+
+#: Magnitude used when an incident is injected without one (see IncidentSpec.magnitude).
+DEFAULT_MAGNITUDE: dict[str, float] = {
+    "slow_consumer": 0.3,
+    "consumer_crash": 1.0,
+    "rebalance_storm": 30.0,
+    "broker_failure": 1.0,
+    "hot_partition": 0.6,
+    "poison_message": 0.3,
+    "visibility_timeout_short": 2.0,
+    "memory_alarm": 1.2,
+    "disk_alarm": 2.0,
+    "rolling_restart": 3.0,
+    "load_spike": 3.0,
+}
+
+
+class LiveRun:
+    """A step-driven live simulation for the Dash scenario lab (the caller paces the ticks).
+
+    The run simulates ``horizon`` at a time, starting ``horizon`` before now so recorded
+    samples are not in the future; when a segment ends the next one starts where it ended
+    (seed + segment number). :meth:`inject` adds an incident at the next tick and
+    re-simulates the segment with the same seed: the mechanics are causal and the random
+    streams do not depend on incidents, so every tick already served stays as it was.
+
+    Parameters
+    ----------
+    scenario : ScenarioSpec or str
+    seed : int
+    horizon : str or timedelta
+        Length of one simulated segment.
+    step : str, optional
+        Tick length (default: the scenario's).
+    start : datetime, optional
+        Simulated time of the first tick (default: now minus ``horizon``, aligned to the step).
+
+    Examples
+    --------
+    >>> run = LiveRun("steady-week", seed=1, horizon="2h")
+    >>> first = run.step()
+    >>> info = run.inject("slow_consumer", "fulfilment", 600, "warning")
+    >>> info["cluster"], run.step()["ts"].n_unique()
+    ('kafka-prod-1', 1)
+    """
+
+    def __init__(
+        self,
+        scenario: ScenarioSpec | str,
+        *,
+        seed: int = 1,
+        horizon: str | dt.timedelta = "2d",
+        step: str | None = None,
+        start: dt.datetime | None = None,
+    ) -> None:
+        self.spec = get_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.seed = int(seed)
+        self.horizon = parse_duration(horizon)
+        self.step_arg = step
+        self.tick_seconds = (parse_duration(step) if step else self.spec.step).total_seconds()
+        if self.horizon.total_seconds() < 2 * self.tick_seconds:
+            raise ParameterError("horizon", allowed="at least two ticks", received=horizon)
+        if start is None:
+            now = math.floor(time.time() / self.tick_seconds) * self.tick_seconds
+            start = dt.datetime.fromtimestamp(now - self.horizon.total_seconds(), tz=dt.UTC)
+        self.segment_start = start
+        self.segment = 0
+        self.tick = 0
+        self._injected: list[IncidentSpec] = []
+        self._closed: list[pl.DataFrame] = []
+        self._lock = threading.RLock()
+        self._simulate()
+
+    def _simulate(self) -> None:
+        spec = self.spec.model_copy(update={"incidents": [*self.spec.incidents, *self._injected]})
+        self.result = simulate(
+            spec,
+            days=self.horizon.total_seconds() / 86400.0,
+            seed=self.seed + self.segment,
+            start=self.segment_start,
+            step=self.step_arg,
+        )
+        self._blocks = canonical_blocks(self.result.models)
+
+    @property
+    def now(self) -> dt.datetime:
+        """Simulated time of the last tick served (the segment start before the first)."""
+        if self.tick == 0:
+            return self.segment_start
+        return dt.datetime.fromtimestamp(int(self.result.calendar.ts_ms[self.tick - 1]) / 1000, tz=dt.UTC)
+
+    def step(self) -> pl.DataFrame:
+        """Advance one tick and return its canonical rows."""
+        with self._lock:
+            if self.tick >= self.result.calendar.steps:
+                self._closed.append(self._served_incidents())
+                self.segment_start = self.segment_start + self.horizon
+                self.segment += 1
+                self.tick = 0
+                self._injected = []
+                self._simulate()
+            k = self.tick
+            sliced = [
+                Block(b.provider, b.cluster, b.level, b.metric, b.entities, b.values[:, k : k + 1])
+                for b in self._blocks
+            ]
+            frame = blocks_to_frame(sliced, self.result.calendar.ts_ms[k : k + 1], source=self.result.source)
+            self.tick += 1
+            return frame
+
+    def inject(self, kind: str, target: str, duration_s: float, severity: str) -> dict[str, Any]:
+        """Start an incident at the next tick; ``target`` may be ``cluster:target`` or empty."""
+        with self._lock:
+            if kind not in DEFAULT_MAGNITUDE:
+                raise ParameterError("kind", allowed=f"one of {sorted(DEFAULT_MAGNITUDE)}", received=kind)
+            if not duration_s > 0:
+                raise ParameterError(
+                    "duration_s", allowed="a positive number of seconds", received=duration_s
+                )
+            cluster, resolved = resolve_target(self.spec, kind, target)
+            try:
+                incident = IncidentSpec(
+                    kind=kind,  # type: ignore[arg-type]
+                    cluster=cluster,
+                    target=resolved,
+                    start=dt.timedelta(seconds=self.tick * self.tick_seconds),
+                    duration=dt.timedelta(seconds=float(duration_s)),
+                    severity=severity,  # type: ignore[arg-type]
+                    magnitude=DEFAULT_MAGNITUDE[kind],
+                    description=f"{kind.replace('_', ' ')} on {resolved or cluster}, injected in the scenario lab",
+                )
+            except ValidationError as err:
+                raise ParameterError(
+                    "severity", allowed="info, warning or critical", received=severity
+                ) from err
+            self._injected.append(incident)
+            self._simulate()
+            return {
+                "kind": kind,
+                "cluster": cluster,
+                "target": resolved,
+                "severity": severity,
+                "start": (self.segment_start + incident.start).isoformat(),
+                "duration_s": float(duration_s),
+            }
+
+    def _served_incidents(self) -> pl.DataFrame:
+        now = self.now
+        frame = self.result.incidents.filter(pl.col("start") < now)
+        return frame.with_columns(
+            pl.min_horizontal(pl.col("end"), pl.lit(now).dt.cast_time_unit("ms")).alias("end")
+        )
+
+    def incidents(self) -> pl.DataFrame:
+        """Ground truth of the ticks served so far (ends clipped to the last tick)."""
+        with self._lock:
+            return pl.concat([*self._closed, self._served_incidents()], how="vertical")
+
+
+def _targets(spec: ScenarioSpec, kind: str) -> list[tuple[str, str]]:
+    """Valid (cluster, target) pairs for an incident kind, in spec order."""
+    out: list[tuple[str, str]] = []
+    for k in spec.kafka:
+        if kind in ("slow_consumer", "consumer_crash", "rebalance_storm"):
+            out += [(k.name, g.name) for g in k.consumer_groups]
+        elif kind == "broker_failure":
+            out += [(k.name, str(b)) for b in range(k.brokers)]
+        elif kind == "hot_partition":
+            out += [(k.name, f"{t.name}/{p}") for t in k.topics for p in range(t.partitions)]
+        elif kind == "load_spike":
+            out += [(k.name, t.name) for t in k.topics]
+        elif kind == "rolling_restart":
+            out.append((k.name, ""))
+    for r in spec.rabbitmq:
+        if kind in ("slow_consumer", "consumer_crash", "poison_message", "load_spike"):
+            out += [(r.name, q.entity) for q in r.queues]
+        elif kind in ("memory_alarm", "disk_alarm"):
+            out += [(r.name, str(n)) for n in range(r.nodes)]
+        elif kind == "rolling_restart":
+            out.append((r.name, ""))
+    for a in spec.sqs:
+        if kind in (
+            "slow_consumer",
+            "consumer_crash",
+            "poison_message",
+            "load_spike",
+            "visibility_timeout_short",
+        ):
+            out += [(a.cluster_name, q.name) for q in a.queues]
+    return out
+
+
+def resolve_target(spec: ScenarioSpec, kind: str, target: str) -> tuple[str, str]:
+    """Find the cluster of an incident target (``cluster:target``, a bare target, or empty).
+
+    ``broker-2`` is read as broker ``2``; a RabbitMQ node name as its index; an empty target
+    picks the first valid one (an empty target names the cluster for rolling restarts).
+
+    Raises
+    ------
+    ParameterError
+        If no cluster of the scenario has such a target.
+    """
+    candidates = _targets(spec, kind)
+    text = (target or "").strip()
+    cluster_part, sep, rest = text.rpartition(":") if ":" in text else ("", "", text)
+    rest = rest.removeprefix("broker-")
+    if "@" in rest and "-server-" in rest:
+        rest = rest.rsplit("-server-", 1)[1]
+    for cluster, candidate in candidates:
+        if sep and cluster != cluster_part:
+            continue
+        if not rest or candidate == rest or (kind == "rolling_restart" and rest == cluster):
+            return cluster, candidate
+    shown = ", ".join(f"{c}:{t}" if t else c for c, t in candidates[:12]) or "none in this scenario"
+    raise ParameterError("target", allowed=f"a target for {kind}: {shown}", received=target)
+
+
+def live_run(
+    scenario: ScenarioSpec | str, *, seed: int = 1, horizon: str = "2d", step: str | None = None
+) -> LiveRun:
+    """A step-driven live run of ``scenario`` (the Dash scenario lab's live factory)."""
+    return LiveRun(scenario, seed=seed, horizon=horizon, step=step)
