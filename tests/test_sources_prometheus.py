@@ -245,3 +245,33 @@ def test_cli_reports_an_unreachable_server_in_one_line(isolated_settings: Path) 
     assert done.returncode == 1
     assert "cannot reach Prometheus" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_fast_matrix_parser_equals_the_orjson_parser_on_tricky_labels() -> None:
+    import orjson
+
+    from workbench.sources.prometheus import _assemble, _parse_matrix, _parse_matrix_fast
+
+    tricky = ['he said "hi"', "a]]b", '{"metric":x', "],[", "naïve ✓", "back\\slash", ',"values":[[']
+    result = [
+        {
+            "metric": {"__name__": "rabbitmq_queue_messages_ready", "vhost": "/", "queue": q},
+            "values": [
+                [1764115200 + 15 * i, v] for i, v in enumerate(["1", "2.5", "NaN", "+Inf", "-Inf", "1e+06"])
+            ],
+        }
+        for q in tricky
+    ]
+    body = orjson.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}})
+    fast = _parse_matrix_fast(body, query="q", name=None)
+    assert fast is not None  # the fast path handled it
+    slow_body = body.replace(b'"result":[', b'"result": [', 1)  # not the exact header: orjson path
+    assert _parse_matrix_fast(slow_body, query="q", name=None) is None
+    a = _assemble([fast], source="s", rated_names=frozenset())
+    b = _assemble(
+        [_parse_matrix(slow_body, url="u", query="q", name=None)], source="s", rated_names=frozenset()
+    )
+    assert a.series.equals(b.series)
+    assert a.points.equals(b.points, null_equal=True)
+    assert sorted(a.series["queue"].to_list()) == sorted(tricky)
+    assert a.points.height == 6 * len(tricky)
