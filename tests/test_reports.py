@@ -256,3 +256,113 @@ def test_cli_report_and_reports(report_env: Path, failed_run: ReportError) -> No
     assert isinstance(bad.exception, ParameterError)
     stray = runner.invoke(app, ["report", "depth", "rows", "3"])
     assert isinstance(stray.exception, ParameterError)
+
+
+# ---------------------------------------------------------------- deploy/ recipes
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+
+
+def _check_command(words: list[str]) -> None:
+    """``workbench report NAME [options] [-p KEY VALUE]...`` names a real report and declared parameters."""
+    at = words.index("report")
+    name, rest = words[at + 1], words[at + 2:]
+    assert name in report_names(), f"deploy/ schedules unknown report {name!r}"
+    options = {"--source": 1, "--keep": 1, "--keep-days": 1, "--show-code": 0}
+    pairs: list[str] = []
+    i = 0
+    while i < len(rest):
+        if rest[i] in options:
+            i += 1 + options[rest[i]]
+        elif rest[i].startswith("$"):  # systemd's $WORKBENCH_REPORT_ARGS
+            i += 1
+        else:
+            pairs += rest[i:i + 3]
+            i += 3
+    declared = report_parameters(name)
+    for key in parse_parameter_args(pairs):
+        assert key in declared, f"deploy/ passes {key!r}, which report {name!r} does not declare"
+
+
+def test_cron_lines_run_real_reports() -> None:
+    text = (DEPLOY / "cron" / "workbench-reports.cron").read_text()
+    jobs = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#") and "=" not in ln.split()[0]]
+    assert len(jobs) >= 1
+    ranges = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
+    for line in jobs:
+        fields = line.split()
+        for field, (low, high) in zip(fields[:5], ranges, strict=True):
+            assert field == "*" or low <= int(field) <= high, line
+        command = " ".join(fields[5:])
+        assert ".venv/bin/workbench report" in command
+        _check_command(command.split("&&", 1)[1].split(">>", 1)[0].split())  # without the log redirection
+
+
+def test_systemd_units_verify(tmp_path: Path) -> None:
+    import configparser
+    import shutil
+    import subprocess
+
+    repo = DEPLOY.parent
+    service = (DEPLOY / "systemd" / "workbench-report@.service").read_text()
+    timer = (DEPLOY / "systemd" / "workbench-report@.timer").read_text()
+    for text in (service, timer):
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        parser.read_string(text)
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.read_string(service)
+    exec_start = parser["Service"]["ExecStart"].replace("%i", "fleet_exploration").split()
+    _check_command(exec_start)
+    local = service.replace("/opt/queue-workbench/.venv/bin/workbench", str(repo / ".venv" / "bin" / "workbench"))
+    local = local.replace("WorkingDirectory=/opt/queue-workbench", f"WorkingDirectory={repo}")
+    (tmp_path / "workbench-report@.service").write_text(local)
+    (tmp_path / "workbench-report@.timer").write_text(timer)
+    for suffix in ("service", "timer"):
+        (tmp_path / f"workbench-report@fleet_exploration.{suffix}").symlink_to(f"workbench-report@.{suffix}")
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:  # the structural checks above still ran
+        return
+    done = subprocess.run([analyze, "verify", "--man=no", str(tmp_path / "workbench-report@fleet_exploration.service"),
+                           str(tmp_path / "workbench-report@fleet_exploration.timer")],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout + done.stderr).strip() == "", "systemd-analyze verify complained"
+
+
+def test_kubernetes_cronjob_is_accepted_by_the_official_client() -> None:
+    import asyncio
+    import threading
+
+    import kmock
+    from kubernetes import client as k8s_client
+    from kubernetes import utils as k8s_utils
+
+    ready, state = threading.Event(), {}
+
+    async def serve() -> None:
+        async with kmock.KubernetesEmulator() as emu, kmock.Server(emu, host="127.0.0.1", port=0) as srv:
+            emu.resources[kmock.resource("batch", "v1", "cronjobs")] = {}
+            emu.resources[kmock.resource("", "v1", "persistentvolumeclaims")] = {}
+            state.update(url=str(srv.url).rstrip("/"), loop=asyncio.get_running_loop(), stop=asyncio.Event())
+            ready.set()
+            await state["stop"].wait()
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
+    thread.start()
+    assert ready.wait(20), "kmock did not start"
+    api = k8s_client.ApiClient(k8s_client.Configuration(host=state["url"]))
+    try:
+        created = k8s_utils.create_from_yaml(api, str(DEPLOY / "kubernetes" / "report-cronjob.yaml"))
+        kinds = [type(group[0]).__name__ for group in created]
+        assert kinds == ["V1PersistentVolumeClaim", "V1CronJob"]
+        job = k8s_client.BatchV1Api(api).read_namespaced_cron_job("workbench-report-fleet-exploration",
+                                                                  "queue-workbench")
+        assert job.spec.concurrency_policy == "Forbid"
+        container = job.spec.job_template.spec.template.spec.containers[0]
+        _check_command([*container.command, *container.args])
+        mounts = {m.mount_path for m in container.volume_mounts}
+        env = {e.name: e.value for e in container.env}
+        assert env["WORKBENCH_REPORTS_DIR"] in mounts
+    finally:
+        api.close()
+        state["loop"].call_soon_threadsafe(state["stop"].set)
+        thread.join(10)
