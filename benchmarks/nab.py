@@ -61,9 +61,7 @@ from workbench.analysis.anomaly import (  # noqa: E402
 NAB_ROOT = ROOT / "data" / "real" / "nab"
 
 #: The one parameter set used for every NAB file.
-ENSEMBLE = StreamingEnsembleDetector(
-    scales=(1, 3, 12, 48), window=12, history=3000, tail=6.0, floor=0.01, suppression=0.5, warmup=50
-)
+ENSEMBLE = StreamingEnsembleDetector(suppression=0.35)  # package defaults + suppression of 0.35 x warm-up
 ZSCORE = RollingZScoreDetector(window=288, warmup=10)
 
 QUICK_FILES = [

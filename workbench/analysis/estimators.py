@@ -65,7 +65,7 @@ _STREAMING_FAILURES = {
 ESTIMATORS: list[EstimatorEntry] = [
     EstimatorEntry(
         "workbench.analysis.anomaly.detectors:StreamingEnsembleDetector",
-        {"window": 4, "history": 200, "warmup": 5, "suppression": 0},
+        {"window": 4, "history": 200, "warmup": 5, "threshold": 0.3},
         _STREAMING_FAILURES,
     ),
     EstimatorEntry(

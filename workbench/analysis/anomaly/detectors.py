@@ -31,7 +31,12 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from workbench.analysis.anomaly.calibration import conformal_log_pvalues, surprise_score
-from workbench.analysis.anomaly.stats import multiscale_zscores, nearest_window_distance, rolling_zscore
+from workbench.analysis.anomaly.stats import (
+    multiscale_zscores,
+    nearest_window_distance,
+    pattern_novelty,
+    rolling_zscore,
+)
 from workbench.errors import ParameterError
 
 __all__ = ["RollingZScoreDetector", "StreamingEnsembleDetector"]
@@ -95,6 +100,8 @@ class _StreamingDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
             self.suppression_rows_ = round(self.suppression * values.shape[0])
         else:
             self.suppression_rows_ = int(self.suppression)
+        self.low_ = values.min(axis=0)
+        self.high_ = values.max(axis=0)
         span = np.ptp(values, axis=0)
         self.scale_ = np.where(span > 0, span, np.maximum(np.abs(values).max(axis=0), 1.0))
         self.history_ = np.empty((0, values.shape[1]), dtype=np.float64)
@@ -198,26 +205,45 @@ class StreamingEnsembleDetector(_StreamingDetector):
       ``scales``) lies from the history of such means (spikes, level shifts);
     * a nearest-neighbour distance: how far the shape of the last ``window``
       rows lies from the closest shape in the previous ``history`` rows
-      (KNN-CAD-like; pattern changes, flat spots, missing daily peaks).
+      (KNN-CAD-like; pattern changes, flat spots, missing daily peaks);
+    * pattern novelty: the share of the last ``1 .. novelty_order`` quantised
+      values (``novelty_bins`` bins over the warm-up range) never seen in that
+      order before (like the Contextual Anomaly Detector's contexts).
 
-    Each statistic becomes a conformal p-value against its own past; the row's
-    p-value is the smallest one times the number of tests (Bonferroni), and its
-    score is :func:`~.calibration.surprise_score` of that. Optionally, scores are
+    Each statistic becomes a conformal p-value against its own past. With
+    ``combine="pair"`` the row's log p-value is the mean of the two smallest
+    (two views must agree, which removes most one-statistic false alarms), with
+    ``"min"`` the smallest; either is multiplied by the number of statistics
+    (Bonferroni). ``age_penalty`` then multiplies the p-value by
+    ``(rows seen / age_reference) ** age_penalty`` once the stream is older than
+    ``age_reference`` rows, a running multiple-testing correction: a long
+    stream has had more chances to produce a rare value by luck. The score is
+    :func:`~.calibration.surprise_score` of the result. Optionally, scores are
     suppressed for ``suppression`` rows after a higher one (threshold-free), so
     one episode gives one high score; :class:`~.alarms.AlarmRule` does the same
     for alerts at a fixed threshold.
 
     Parameters
     ----------
-    scales : tuple of int, default (1, 6, 24)
+    scales : tuple of int, default (1, 48)
         Window lengths of the z-scored means.
-    window : int, default 12
+    window : int, default 24
         Rows per shape for the nearest-neighbour distance (0 disables it).
     history : int, default 3000
         Earlier shapes searched for a neighbour.
+    novelty_bins : int, default 8
+        Quantisation bins for pattern novelty (0 disables it).
+    novelty_order : int, default 3
+        Longest pattern for pattern novelty.
+    combine : {"pair", "min"}, default "pair"
+        How per-statistic p-values are combined.
+    age_penalty : float, default 1.0
+        Exponent of the running multiple-testing correction (0 disables it).
+    age_reference : int, default 750
+        Stream age (rows) from which the correction applies.
     tail : float, default 6.0
         Extra weight for statistics beyond everything seen before.
-    floor : float, default 1e-3
+    floor : float, default 0.01
         Smallest deviation of one row, as a fraction of the fitted value range.
     threshold : float, default 0.6
         Alert threshold on the anomaly score used by ``predict``.
@@ -233,6 +259,8 @@ class StreamingEnsembleDetector(_StreamingDetector):
     ----------
     scale_ : numpy.ndarray
         Value range per column seen in ``fit``.
+    low_, high_ : numpy.ndarray
+        Smallest and largest value per column seen in ``fit`` (novelty bins).
     history_ : numpy.ndarray
         Every record seen so far.
     state_ : dict
@@ -246,7 +274,7 @@ class StreamingEnsembleDetector(_StreamingDetector):
     --------
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(600, 1)); x[500] += 12
-    >>> det = StreamingEnsembleDetector(window=0).fit(x[:300])
+    >>> det = StreamingEnsembleDetector().fit(x[:300])
     >>> scores = det.anomaly_score(x[300:])
     >>> int(np.argmax(scores)) + 300, bool(scores.max() > 0.6)
     (500, True)
@@ -254,11 +282,16 @@ class StreamingEnsembleDetector(_StreamingDetector):
 
     def __init__(
         self,
-        scales: tuple[int, ...] = (1, 6, 24),
-        window: int = 12,
+        scales: tuple[int, ...] = (1, 48),
+        window: int = 24,
         history: int = 3000,
+        novelty_bins: int = 8,
+        novelty_order: int = 3,
+        combine: str = "pair",
+        age_penalty: float = 1.0,
+        age_reference: int = 750,
         tail: float = 6.0,
-        floor: float = 1e-3,
+        floor: float = 0.01,
         threshold: float = 0.6,
         suppression: int | float = 0,
         warmup: int = 50,
@@ -267,6 +300,11 @@ class StreamingEnsembleDetector(_StreamingDetector):
         self.scales = scales
         self.window = window
         self.history = history
+        self.novelty_bins = novelty_bins
+        self.novelty_order = novelty_order
+        self.combine = combine
+        self.age_penalty = age_penalty
+        self.age_reference = age_reference
         self.tail = tail
         self.floor = floor
         self.threshold = threshold
@@ -281,11 +319,16 @@ class StreamingEnsembleDetector(_StreamingDetector):
             _check_int("scales", m, 1)
         _check_int("window", self.window, 0)
         _check_int("history", self.history, 1)
+        _check_int("novelty_bins", self.novelty_bins, 0)
+        _check_int("novelty_order", self.novelty_order, 1)
+        if self.novelty_order > 12:
+            raise ParameterError("novelty_order", allowed="an integer in [1, 12]", received=self.novelty_order)
+        if self.combine not in ("pair", "min"):
+            raise ParameterError("combine", allowed="'pair' or 'min'", received=self.combine)
+        _check_float("age_penalty", self.age_penalty, 0.0, 10.0)
+        _check_int("age_reference", self.age_reference, 1)
         _check_float("tail", self.tail, 0.0, 100.0)
         _check_float("floor", self.floor, 0.0, 1.0)
-
-    def _n_tests(self) -> int:
-        return len(self.scales) + (1 if self.window > 0 else 0)
 
     def _log_pvalues(self, values: FloatArray, start: int, state: dict[str, Any]) -> FloatArray:
         n, n_cols = values.shape
@@ -298,6 +341,9 @@ class StreamingEnsembleDetector(_StreamingDetector):
             stats = multiscale_zscores(x, start, tuple(self.scales), floor, min_count=10)
             if self.window > 0:
                 stats.append(nearest_window_distance(x, start, self.window, self.history))
+            if self.novelty_bins > 0:
+                low, high = float(self.low_[col]), float(self.high_[col])
+                stats.append(pattern_novelty(x, start, low, high, self.novelty_bins, self.novelty_order))
             for k, stat in enumerate(stats):
                 key = f"{col}:{k}"
                 hist = state.get(key, np.empty(0))
@@ -305,7 +351,16 @@ class StreamingEnsembleDetector(_StreamingDetector):
                 parts.append(log_p)
         if not parts or n == start:
             return np.zeros(n - start)
-        combined = np.min(np.vstack(parts), axis=0) + np.log(len(parts))
+        stacked = np.vstack(parts)
+        if self.combine == "pair" and stacked.shape[0] >= 2:
+            two_smallest = np.partition(stacked, 1, axis=0)[:2]
+            combined = two_smallest.mean(axis=0)
+        else:
+            combined = stacked.min(axis=0)
+        combined = combined + np.log(stacked.shape[0])
+        if self.age_penalty > 0:
+            age = np.maximum(rows, self.age_reference) / self.age_reference
+            combined = combined + self.age_penalty * np.log(age)
         return np.minimum(combined, 0.0)
 
 

@@ -35,8 +35,8 @@ logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Alert events with a peak score at or above this are "critical" (p <= 1e-4 after Bonferroni).
-CRITICAL_SCORE = 0.8
+#: Alert events with a peak score at or above this are "critical" (combined p <= 1e-3).
+CRITICAL_SCORE = 0.75
 
 
 def warmup_rows(n_rows: int, fraction: float = 0.15, cap: int = 750, minimum: int = 20) -> int:

@@ -164,3 +164,50 @@ def nearest_window_distance(x: FloatArray, start: int, width: int, history: int)
         best = partial.min(axis=1) + norms[b0:b1]
         out[b0 - start : b1 - start] = np.sqrt(np.maximum(np.where(np.isfinite(best), best, 0.0), 0.0))
     return out
+
+
+def pattern_novelty(x: FloatArray, start: int, low: float, high: float, bins: int, order: int) -> FloatArray:
+    """Share of the last ``1 .. order`` value patterns never seen before (CAD-like context novelty).
+
+    Values are quantised into ``bins`` equal bins over ``[low, high]`` (the range
+    seen during warm-up) plus three overflow bins on either side; row ``i`` looks
+    at the ``k``-grams of bins ending at ``i`` for ``k = 1 .. order`` and returns
+    the fraction whose exact sequence never occurred earlier in the series.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        The series so far.
+    start : int
+        First row to return.
+    low, high : float
+        Quantisation range.
+    bins : int
+        Bins across the range.
+    order : int
+        Longest pattern.
+
+    Returns
+    -------
+    numpy.ndarray
+        Values in ``[0, 1]`` for rows ``start ..``.
+
+    Examples
+    --------
+    >>> x = np.r_[np.tile([0.0, 1.0], 20), 5.0]
+    >>> pattern_novelty(x, 38, 0.0, 1.0, bins=4, order=2).tolist()
+    [0.0, 0.0, 1.0]
+    """
+    n = x.shape[0]
+    step = (high - low) / bins if high > low else 1.0
+    n_bins = bins + 6
+    symbols = np.clip(np.floor((x - low) / step), -3, bins + 2).astype(np.int64) + 3
+    codes = symbols.copy()
+    rows = np.arange(n)
+    novel = np.zeros(n - start, dtype=np.float64)
+    for k in range(1, order + 1):
+        if k > 1:
+            codes = codes * n_bins + np.concatenate((np.zeros(k - 1, dtype=np.int64), symbols))[:n]
+        _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+        novel += (first[inverse] == rows)[start:]
+    return novel / order
