@@ -214,3 +214,48 @@ def test_live_run_injection_keeps_the_past_and_changes_the_future() -> None:
         run.inject("hot_partition", "nope/9", 60, "warning")
     with pytest.raises(ValueError, match="kind"):
         run.inject("meteor_strike", "", 60, "warning")
+
+
+def test_mapping_layer_recovers_canonical_values_from_native_history(default_run, tmp_path: Path) -> None:
+    """The exporter-native history, parsed and mapped by workbench.mapping, gives back the gauges."""
+    import datetime as dt
+
+    from workbench.mapping.normalize import map_samples
+    from workbench.sources.exposition import parse_exposition
+
+    lo, n = 100, 30
+    blocks = [
+        type(b)(b.name, b.kind, b.help, b.labels, b.values[:, lo : lo + n], b.exporter)
+        for b in default_run.native_blocks
+    ]
+    path = write_openmetrics(blocks, default_run.calendar.ts_ms[lo : lo + n], tmp_path, window="1d")[0]
+    end = dt.datetime.fromtimestamp(default_run.calendar.ts_ms[lo + n - 1] / 1000, tz=dt.UTC)
+    mapped = map_samples(
+        parse_exposition(path.read_text(encoding="utf-8"), timestamp=end, source="file:sim")
+    ).frame
+    keys = ["ts", "provider", "level", "entity", "metric"]
+    checked = [
+        ("kafka", "partition", "consumer_lag_messages"),
+        ("kafka", "partition", "committed_offset"),
+        ("kafka", "consumer_group", "consumer_lag_messages"),
+        ("kafka", "consumer_group", "messages_out_per_s"),
+        ("rabbitmq", "queue", "queue_depth_messages"),
+        ("rabbitmq", "queue", "messages_unacked"),
+        ("sqs", "queue", "queue_depth_messages"),
+        ("sqs", "queue", "messages_in_per_s"),
+    ]
+    for provider, level, metric in checked:
+        sim = default_run.frame.filter(
+            pl.col("provider") == provider, pl.col("level") == level, pl.col("metric") == metric
+        )
+        got = mapped.filter(
+            pl.col("provider") == provider, pl.col("level") == level, pl.col("metric") == metric
+        )
+        joined = got.select(*keys, "value").join(sim.select(*keys, pl.col("value").alias("sim")), on=keys)
+        assert joined.height > 0, (provider, level, metric)
+        np.testing.assert_allclose(
+            joined["value"].to_numpy(),
+            joined["sim"].to_numpy(),
+            rtol=1e-9,
+            err_msg=f"{provider} {level} {metric}",
+        )

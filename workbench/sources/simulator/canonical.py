@@ -116,7 +116,9 @@ def kafka_blocks(model: object) -> list[Block]:
     add("partition", "offline_partitions", part_entities, offline)
 
     # consumer (group/topic/partition) and group x topic
-    consumed_rate = model.consumed / dt
+    consumed_rate = model.consumed / dt  # what consumers fetched (bytes out)
+    # what is observable is committed-offset movement (the catalogue's messages_out_per_s)
+    committed_rate = np.diff(model.committed, axis=1, prepend=model.committed[:, :1] - model.consumed[:, :1]) / dt
     if model.gp_group.size:
         gp_entities = [
             f"{groups[g].name}/{part_entities[p]}"
@@ -125,7 +127,7 @@ def kafka_blocks(model: object) -> list[Block]:
         add("partition", "committed_offset", gp_entities, model.committed)
         add("partition", "consumer_lag_messages", gp_entities, model.lag)
         add("partition", "consumer_lag_seconds", gp_entities, model.lag_seconds)
-        add("partition", "messages_out_per_s", gp_entities, consumed_rate)
+        add("partition", "messages_out_per_s", gp_entities, committed_rate)
         pair_keys: list[tuple[int, int]] = sorted(
             {
                 (int(g), int(model.topic_of[p]))
@@ -144,7 +146,7 @@ def kafka_blocks(model: object) -> list[Block]:
         add("consumer_group", "consumer_lag_messages", pair_entities, by_pair @ model.lag)
         lag_s_max = np.stack([model.lag_seconds[pair_of == i].max(axis=0) for i in range(len(pair_keys))])
         add("consumer_group", "consumer_lag_seconds", pair_entities, lag_s_max)
-        add("consumer_group", "messages_out_per_s", pair_entities, by_pair @ consumed_rate)
+        add("consumer_group", "messages_out_per_s", pair_entities, by_pair @ committed_rate)
         add("consumer_group", "consumers", pair_entities, model.members[[g for g, _ in pair_keys]])
         topic_lag = onehot(model.topic_of[model.gp_partition], n_topics) @ model.lag
         add("topic", "consumer_lag_messages", topic_names, topic_lag)
