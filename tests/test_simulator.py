@@ -447,3 +447,31 @@ def test_invalid_specs_name_the_field() -> None:
                 ],
             }
         )
+
+
+def test_long_commit_intervals_make_a_sawtooth_lag() -> None:
+    spec = ScenarioSpec.model_validate(
+        {
+            "name": "commits",
+            "kafka": [
+                {
+                    "topics": [{"name": "t", "partitions": 2, "load": {"base_rate": 50}}],
+                    "consumer_groups": [
+                        {
+                            "name": "g",
+                            "topics": ["t"],
+                            "capacity_per_member": 100,
+                            "members": 2,
+                            "commit_interval": "5m",
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    m = simulate(spec, days=0.1, seed=1).models[0]
+    assert isinstance(m, KafkaModel)
+    moves = np.diff(m.committed, axis=1) > 0
+    assert moves.sum(axis=1).max() <= m.committed.shape[1] // 5 + 1
+    assert np.all(m.lag >= 0)
+    np.testing.assert_array_equal(m.lag, m.leo[m.gp_partition] - m.committed)
