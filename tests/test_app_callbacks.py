@@ -106,7 +106,8 @@ def test_overview_shows_stats_findings_and_honest_placeholders(ctx: AppContext) 
     del link
     # stored health_score rows make the heatmap; a row label maps back to its entity for click-through
     heat = view["heatmap"].figure.data[0]
-    assert heat.z.shape[0] == 10 and float(min(min(r) for r in heat.z)) == 20.0
+    assert heat.z.shape[0] == 10
+    assert float(min(min(r) for r in heat.z)) == 20.0
     label = next(lb for lb in heat.y if lb.endswith("orders/1"))
     assert overview.drill_target({"points": [{"y": label}]}, view["rowkeys"], DATASET) == "/entity?" + ORDERS_1
     # topology comes from the rollup room; when missing it says so instead of inventing a graph
@@ -137,12 +138,14 @@ def test_entity_view_restores_metrics_and_range_from_the_url(ctx: AppContext) ->
     assert "kafka-partition-time-lag" in _text(_find(page, "en-template"))
     body = entity.build_entity_view(ctx, search)
     panels = body[0].figure
-    assert [a.text for a in panels.layout.annotations][0].startswith("consumer_lag_messages")
+    assert next(a.text for a in panels.layout.annotations).startswith("consumer_lag_messages")
     xs = panels.data[0].x
-    assert str(min(xs)).startswith("2026-01-06T00:00") and str(max(xs)).startswith("2026-01-06T06:00")
+    assert str(min(xs)).startswith("2026-01-06T00:00")
+    assert str(max(xs)).startswith("2026-01-06T06:00")
     assert len(panels.layout.shapes) == 1  # the critical finding is shaded
     assert "spike" in _text(body)
-    assert "parent: topic orders" in _text(body) and "broker 1" not in _text(body)
+    assert "parent: topic orders" in _text(body)
+    assert "broker 1" not in _text(body)
 
 
 def test_entity_breadcrumbs_lead_up_the_topology(ctx: AppContext) -> None:
@@ -174,9 +177,11 @@ def test_sync_search_and_add_note_round_trip(ctx: AppContext) -> None:
     assert "rebalance" in _text(body)
     assert len(body[0].figure.layout.shapes) == 2  # finding + note
     message, stored = entity.add_note(ctx, search, "", "", "x")
-    assert not stored and "start" in message
+    assert not stored
+    assert "start" in message
     message, stored = entity.add_note(ctx, search, "2026-01-06T01:00", None, "")
-    assert not stored and "text" in message
+    assert not stored
+    assert "text" in message
 
 
 def test_script_payload_in_a_queue_name_stays_text(ctx: AppContext) -> None:
@@ -220,12 +225,15 @@ def test_lab_start_inject_pause_stop_records_a_dataset(ctx: AppContext) -> None:
     time.sleep(0.3)
     assert ctx.lab.status()["ticks"] == paused_at
     status_text, live, graph_style, empty_style, options = lab.lab_refresh(ctx, None)
-    assert "state: paused" in status_text and options == ["queue_depth_messages"]
-    assert len(live.data[0].x) == ctx.lab.status()["ticks"] and "display" not in graph_style
+    assert "state: paused" in status_text
+    assert options == ["queue_depth_messages"]
+    assert len(live.data[0].x) == ctx.lab.status()["ticks"]
+    assert "display" not in graph_style
     assert empty_style == {"display": "none"}
     message = lab.lab_action(ctx, "lab-stop", None, None, None, None, None)
     name = ctx.lab.status()["recorded_dataset"]
-    assert name and name in message
+    assert name
+    assert name in message
     stored = ctx.store.scan(name).collect()
     assert stored.height == ctx.lab.status()["ticks"]
     assert ctx.store.read_incidents(name).get_column("kind").to_list() == ["slow_consumer"]
@@ -246,7 +254,39 @@ def test_cache_is_per_app_and_thread_safe() -> None:
         t.start()
     for t in threads:
         t.join()
-    assert len(calls) == 1 and cache.stats()["hits"] == 7
+    assert len(calls) == 1
+    assert cache.stats()["hits"] == 7
     for i in range(10):
         cache.get_or_compute((i,), lambda: 0)
     assert cache.stats()["size"] == 4
+
+
+def test_lab_drives_the_real_simulator_and_injection_goes_through_its_mechanics(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    app = create_app(store, registry=CollectorRegistry(), reports_dir=tmp_path, credentials=None)
+    lab_ = app.workbench.lab  # type: ignore[attr-defined]
+    lab_.start("default", seed=1, speed=100_000)
+    deadline = time.time() + 20
+    while lab_.status()["ticks"] < 20 and time.time() < deadline:
+        time.sleep(0.02)
+    lab_.pause()
+    injected = lab_.inject("consumer_crash", "kafka-prod-1:billing", duration_s=3600, severity="critical")
+    assert injected["injected"][0]["cluster"] == "kafka-prod-1"
+    at = lab_.status()["ticks"]
+    lab_.resume()
+    while lab_.status()["ticks"] < at + 30 and time.time() < deadline + 20:
+        time.sleep(0.02)
+    status = lab_.stop(record=True)
+    frame = store.scan(status["recorded_dataset"], metric="consumer_lag_messages", level="consumer_group",
+                       cluster="kafka-prod-1").collect()
+    lag = frame.filter(pl.col("entity").str.starts_with("billing/")).group_by("ts").agg(pl.col("value").sum()).sort("ts")
+    before, after = lag.get_column("value")[at - 1], lag.get_column("value")[-1]
+    assert after > before  # the crashed group stops consuming: its lag grows
+    kinds = store.read_incidents(status["recorded_dataset"]).get_column("kind").to_list()
+    assert "consumer_crash" in kinds
+    with pytest.raises(Exception, match="CLUSTER:ENTITY"):
+        lab_.start("default", seed=1, speed=100_000)
+        try:
+            lab_.inject("consumer_crash", "billing")
+        finally:
+            lab_.stop(record=False)

@@ -18,13 +18,13 @@ import pytest
 import requests
 from prometheus_client import CollectorRegistry
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import ElementClickInterceptedException, NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from waitress.server import create_server
 
 from tests.app_fixtures import DATASET, XSS_QUEUE, build_store
-from tests.test_app_callbacks import TickRun
 from workbench.app import create_app
 from workbench.app.urls import entity_href
 
@@ -65,8 +65,8 @@ def _driver() -> webdriver.Chrome:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     store = build_store(tmp_path_factory.mktemp("store"))
-    app = create_app(store, registry=CollectorRegistry(), live_factory=TickRun,
-                     reports_dir=tmp_path_factory.mktemp("reports"), credentials=None)
+    app = create_app(store, registry=CollectorRegistry(), reports_dir=tmp_path_factory.mktemp("reports"),
+                     credentials=None)
     live = LiveServer(app)
     yield live
     live.close()
@@ -111,8 +111,13 @@ def shot(driver: webdriver.Chrome, name: str) -> None:
 
 
 def click(driver: webdriver.Chrome, element: Any) -> None:
+    """Scroll to an element and click it (a DOM click when the pointer cannot reach it, e.g.
+    at the very bottom of a page that is still growing)."""
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
-    element.click()
+    try:
+        element.click()
+    except ElementClickInterceptedException:
+        driver.execute_script("arguments[0].click();", element)
 
 
 def _no_alert(driver: webdriver.Chrome) -> bool:
@@ -165,6 +170,26 @@ def test_drill_down_click_through_and_breadcrumbs(server: LiveServer, browser: w
     assert severe_logs(browser) == []
 
 
+def test_heatmap_click_drills_down_to_the_entity(server: LiveServer, browser: webdriver.Chrome) -> None:
+    browser.get(f"{server.url}/?dataset={DATASET}")
+    wait_rendered(browser, graphs=1)
+    labels = browser.execute_script(
+        "return Array.from(document.querySelector('#ov-heatmap .js-plotly-plot').data[0].y);")
+    row = next(i for i, label in enumerate(labels) if label.endswith("orders/1"))
+    layer = browser.find_element(By.CSS_SELECTOR, "#ov-heatmap .nsewdrag")
+    size = layer.size
+    # rows run top to bottom (reversed axis); click the middle of the row, a third into the week
+    y = int((row + 0.5) / len(labels) * size["height"] - size["height"] / 2)
+    ActionChains(browser).move_to_element_with_offset(layer, int(-size["width"] / 6), y).click().perform()
+    deadline = time.time() + 10
+    while "/entity?" not in browser.current_url and time.time() < deadline:
+        time.sleep(0.1)
+    wait_rendered(browser, graphs=1)
+    assert browser.find_element(By.ID, "en-title").text == "orders/1"
+    shot(browser, "drill-from-heatmap")
+    assert severe_logs(browser) == []
+
+
 def test_a_shared_url_restores_the_view(server: LiveServer, browser: webdriver.Chrome) -> None:
     browser.get(server.url + ORDERS_1)
     wait_rendered(browser, graphs=1)
@@ -182,7 +207,8 @@ def test_a_shared_url_restores_the_view(server: LiveServer, browser: webdriver.C
         time.sleep(0.1)
     wait_rendered(browser, graphs=1)
     shared = browser.current_url
-    assert "metrics=consumer_lag_messages" in unquote(shared) and "start=2026-01-06T00:00" in unquote(shared)
+    assert "metrics=consumer_lag_messages" in unquote(shared)
+    assert "start=2026-01-06T00:00" in unquote(shared)
     titles_before = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#en-panels .annotation-text")]
     # a fresh browser opening the shared link sees the same view
     other = _driver()
@@ -194,7 +220,8 @@ def test_a_shared_url_restores_the_view(server: LiveServer, browser: webdriver.C
         assert checked == ["consumer_lag_messages"]
         assert other.find_element(By.ID, "en-start").get_attribute("value") == "2026-01-06T00:00"
         titles_after = [e.text for e in other.find_elements(By.CSS_SELECTOR, "#en-panels .annotation-text")]
-        assert titles_after == titles_before and titles_after[0].startswith("consumer_lag_messages")
+        assert titles_after == titles_before
+        assert titles_after[0].startswith("consumer_lag_messages")
         shot(other, "shared-url")
         assert severe_logs(other) == []
     finally:
@@ -202,30 +229,37 @@ def test_a_shared_url_restores_the_view(server: LiveServer, browser: webdriver.C
 
 
 def test_scenario_lab_shows_live_updates(server: LiveServer, browser: webdriver.Chrome) -> None:
-    browser.get(server.url + "/lab")
+    browser.get(server.url + "/lab?scenario=default")
     wait_rendered(browser)
-    requests.post(server.url + "/api/lab/start", json={"scenario": "steady", "speed": 60}, timeout=5).raise_for_status()
-    try:
-        def ticks() -> int:
-            text = browser.find_element(By.ID, "lab-status").text
-            line = next(ln for ln in text.splitlines() if ln.startswith("ticks:"))
-            return int(line.split(":")[1])
+    click(browser, browser.find_element(By.ID, "lab-start"))  # the real simulator's live fleet
 
-        deadline = time.time() + 15
-        while time.time() < deadline and not browser.find_elements(By.CSS_SELECTOR, "#lab-live .main-svg"):
+    def ticks() -> int:
+        text = browser.find_element(By.ID, "lab-status").text
+        line = next((ln for ln in text.splitlines() if ln.startswith("ticks:")), "ticks: 0")
+        return int(line.split(":")[1])
+
+    def points() -> int:
+        return int(browser.execute_script(
+            "const p = document.querySelector('#lab-live-graph .js-plotly-plot');"
+            "return p && p.data && p.data.length ? p.data[0].x.length : 0;"))
+
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and points() == 0:
             time.sleep(0.2)
-        first = ticks()
-        time.sleep(2.5)
-        assert ticks() > first  # the page refreshed itself from the running simulation
-        points_first = browser.execute_script(
-            "return document.querySelector('#lab-live-graph .js-plotly-plot').data[0].x.length")
-        time.sleep(2.5)
-        points_later = browser.execute_script(
-            "return document.querySelector('#lab-live-graph .js-plotly-plot').data[0].x.length")
-        assert points_later > points_first
+        first_ticks, first_points = ticks(), points()
+        assert first_points > 0, "no live chart appeared"
+        time.sleep(3)
+        assert ticks() > first_ticks and points() > first_points  # the page follows the running fleet
         shot(browser, "lab-live")
+        click(browser, browser.find_element(By.ID, "lab-stop"))
+        deadline = time.time() + 20
+        while "recorded as dataset lab-default-" not in browser.find_element(By.ID, "lab-message").text:
+            assert time.time() < deadline, browser.find_element(By.ID, "lab-message").text
+            time.sleep(0.2)
     finally:
-        requests.post(server.url + "/api/lab/stop", json={"record": False}, timeout=10)
+        if requests.get(server.url + "/api/lab/status", timeout=5).json()["state"] in ("running", "paused"):
+            requests.post(server.url + "/api/lab/stop", json={"record": False}, timeout=10)
     assert severe_logs(browser) == []
 
 

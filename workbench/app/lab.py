@@ -26,7 +26,7 @@ from workbench.app.services import Unavailable, resolve
 from workbench.errors import ParameterError
 from workbench.store import Store
 
-__all__ = ["LiveRun", "ScenarioLab"]
+__all__ = ["LiveRun", "ScenarioLab", "SimulatorLiveRun"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +49,108 @@ class LiveRun(Protocol):
 LiveFactory = Callable[[str, int], LiveRun]
 
 
+class SimulatorLiveRun:
+    """A live run of a simulator scenario (``workbench.sources.simulator.live.LiveFleet``).
+
+    The fleet is simulated for ``history`` before the start and ``horizon`` after it; each
+    :meth:`step` returns the next tick's canonical rows. :meth:`inject` adds an incident to
+    the scenario at the current simulated time and re-simulates with the same seed, so the
+    incident travels through the simulator's mechanics from that tick on; ticks already
+    emitted are not rewritten.
+
+    Parameters
+    ----------
+    scenario : str
+        Scenario name.
+    seed : int
+        Random seed.
+    history, horizon : str
+        Simulated time before and after the start.
+    """
+
+    def __init__(self, scenario: str, seed: int, *, history: str = "1h", horizon: str = "1d") -> None:
+        from workbench.sources.simulator import get_scenario
+        from workbench.sources.simulator.live import LiveFleet
+
+        self._live_fleet = LiveFleet
+        self.spec = get_scenario(scenario)
+        self.seed = seed
+        self.history, self.horizon = history, horizon
+        self._wall = dt.datetime.now(dt.UTC).timestamp()  # fixed: re-simulations share one time grid
+        self.fleet = self._build(self.spec)
+        self.index = self.fleet.now_index
+        self.tick_seconds = self.fleet.step_seconds
+
+    def _build(self, spec: Any) -> Any:
+        return self._live_fleet(spec, seed=self.seed, history=self.history, horizon=self.horizon,
+                                speed=float("inf"), clock=lambda: self._wall)
+
+    def step(self) -> pl.DataFrame:
+        """Canonical rows of the next tick."""
+        if self.index >= self.fleet.steps:
+            raise ParameterError("horizon", allowed=f"at most {self.horizon} of live simulation",
+                                 received="the end of the horizon")
+        frame = self.fleet.frame_at(self.index)
+        self.index += 1
+        return frame  # type: ignore[no-any-return]
+
+    def _cluster_of(self, target: str) -> tuple[str, str]:
+        """``(cluster, entity)`` of a target given as ``entity`` or ``cluster:entity``."""
+        frame = self.fleet.frame_at(max(self.index - 1, 0))
+        prefix, sep, rest = target.partition(":")
+        if sep and prefix in set(frame.get_column("cluster").unique().to_list()):
+            return prefix, rest
+        names = pl.col("entity")
+        hits = frame.filter((names == target) | names.str.starts_with(target + "/")
+                            | names.str.ends_with("/" + target))
+        clusters = sorted(hits.get_column("cluster").unique().to_list())
+        if len(clusters) != 1:
+            raise ParameterError("target", allowed="an entity of exactly one cluster (or CLUSTER:ENTITY)",
+                                 received=f"{target!r} (clusters found: {clusters})")
+        return str(clusters[0]), target
+
+    def inject(self, kind: str, target: str, duration_s: float, severity: str) -> dict[str, Any]:
+        """Add an incident now and re-simulate the rest of the run with it."""
+        from pydantic import ValidationError
+
+        from workbench.errors import ConfigError
+        from workbench.sources.simulator import IncidentSpec
+
+        cluster, target = self._cluster_of(target)
+        ts_ms = self.fleet.result.calendar.ts_ms
+        offset = (int(ts_ms[min(self.index, len(ts_ms) - 1)]) - int(ts_ms[0])) / 1000 + self.tick_seconds
+        try:
+            incident = IncidentSpec(kind=kind, cluster=cluster, target=target,
+                                    start=dt.timedelta(seconds=offset),
+                                    duration=dt.timedelta(seconds=float(duration_s)), severity=severity,
+                                    description=f"injected from the scenario lab: {kind} on {target}")
+        except ValidationError as err:
+            raise ParameterError("incident", allowed="a valid kind, duration and severity",
+                                 received=f"{kind}/{duration_s}/{severity}: {err.errors()[0]['msg']}") from err
+        spec = self.spec.model_copy(update={"incidents": [*self.spec.incidents, incident]})
+        try:
+            fleet = self._build(spec)
+        except ConfigError as err:
+            raise ParameterError("target", allowed=f"a target the simulator accepts for {kind}",
+                                 received=f"{target!r}: {err}") from err
+        self.spec, self.fleet = spec, fleet
+        start = self.fleet.time_of(min(self.index, self.fleet.steps - 1))
+        return {"kind": kind, "cluster": cluster, "target": target, "start": start.isoformat(),
+                "duration_s": float(duration_s), "severity": severity}
+
+    def incidents(self) -> pl.DataFrame:
+        """Ground truth of the incidents that started before the last emitted tick."""
+        last = self.fleet.time_of(max(self.index - 1, 0))
+        truth = self.fleet.result.incidents
+        return truth.filter(pl.col("start") <= last)  # type: ignore[no-any-return]
+
+
 def default_live_factory(scenario: str, seed: int) -> LiveRun:
-    """The simulator room's live generator for a scenario."""
-    live = resolve("workbench.sources.simulator", "live_run")
-    return live(scenario, seed=seed)  # type: ignore[no-any-return]
+    """The simulator room's live fleet for a scenario (see :class:`SimulatorLiveRun`)."""
+    try:
+        return SimulatorLiveRun(scenario, seed)
+    except ImportError as err:
+        raise Unavailable(f"the simulator's live mode cannot be imported: {err}") from err
 
 
 class ScenarioLab:
@@ -96,6 +194,8 @@ class ScenarioLab:
     def scenarios(self) -> list[str]:
         """Names of the simulator's scenarios."""
         fn = resolve("workbench.sources.simulator", "scenario_names")
+        # the live mode must exist too, or the list would offer runs that cannot start
+        resolve("workbench.sources.simulator.live", "LiveFleet")
         return list(fn())
 
     def start(self, scenario: str, *, seed: int = 1, speed: float = 60.0) -> dict[str, Any]:

@@ -66,6 +66,12 @@ def _present(ctx: AppContext, req: EntityRequest) -> list[str]:
     return list(row.get_column("metrics")[0])
 
 
+def default_metrics(template: ViewTemplate, present: list[str]) -> list[str]:
+    """Metrics shown when the URL names none: the template's panels present (at most 6),
+    else the first 6 present."""
+    return [m for m in template.panels if m in present][:6] or sorted(present)[:6]
+
+
 def layout(ctx: AppContext, query: dict[str, str]) -> Any:
     """The drill-down page for the URL's query."""
     try:
@@ -78,8 +84,7 @@ def layout(ctx: AppContext, query: dict[str, str]) -> Any:
         return dbc.Container([html.H2(TITLE), not_available("Entity view", reason)], fluid=True)
     template = choose_template(req.key.provider, req.key.level, present)
     options = template.panels_for(present)
-    chosen = [m for m in req.metrics if m in options] or [m for m in template.panels if m in present][:6] \
-        or options[:6]
+    chosen = [m for m in req.metrics if m in options] or default_metrics(template, present)
     lo, hi = ctx.services.time_range(req.dataset)
     return dbc.Container([
         dcc.Store(id="en-query", data=with_query("", **query)),
@@ -101,7 +106,8 @@ def layout(ctx: AppContext, query: dict[str, str]) -> Any:
                 id="en-end", type="text", debounce=True, className="form-control form-control-sm",
                 value=query.get("end", ""), placeholder=f"{hi:%Y-%m-%dT%H:%M}")], lg=2),
         ], className="mb-2"),
-        dcc.Loading(html.Div(id="en-body"), type="dot"),
+        # The body is built here, in the routing callback, so a drill-down costs one round trip.
+        html.Div(build_entity_view(ctx, with_query("", **query)), id="en-body"),
         dcc.Loading(html.Div(id="en-analysis"), type="dot"),
         html.H5("Add a note", className="mt-3"),
         dbc.Row([
@@ -176,7 +182,7 @@ def build_entity_view(ctx: AppContext, search: str) -> list[Any]:
         reason = err.reason if isinstance(err, Unavailable) else str(err)
         return [not_available("Entity view", reason)]
     template: ViewTemplate = choose_template(req.key.provider, req.key.level, present)
-    shown = [m for m in (req.metrics or template.panels_for(present)[:6]) if m in present]
+    shown = [m for m in req.metrics if m in present] or default_metrics(template, present)
     series = ctx.services.entity_series(req.dataset, req.key, start=req.start, end=req.end)
     findings = ctx.services.findings(req.dataset).filter(
         (pl.col("cluster") == req.key.cluster) & (pl.col("level").cast(pl.String) == req.key.level)
@@ -228,7 +234,7 @@ def build_entity_analysis(ctx: AppContext, search: str) -> list[Any]:
             body.append(graph("en-lagstatus", lag_status_timeline(status)))
         except Unavailable as err:
             body.append(not_available("Lag status timeline", err.reason))
-    shown = [m for m in (req.metrics or template.panels_for(present)) if m in present]
+    shown = [m for m in req.metrics if m in present] or default_metrics(template, present)
     primary = template.primary if template.primary in present else (shown[0] if shown else None)
     if primary is None:
         return body
@@ -292,10 +298,10 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     @app.callback(
         Output("en-body", "children"),
-        Input("en-query", "data"), Input("en-version", "data"),
+        Input("en-version", "data"), State("en-query", "data"), prevent_initial_call=True,
     )
     @ctx.timed("entity_view")
-    def _body(search: str, _version: int) -> list[Any]:
+    def _body(_version: int, search: str) -> list[Any]:
         return build_entity_view(ctx, search)
 
     @app.callback(Output("en-analysis", "children"), Input("en-query", "data"))

@@ -12,7 +12,8 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, State, ctx as dash_ctx, dcc, html, no_update
+from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash import ctx as dash_ctx
 
 from workbench.app.context import AppContext
 from workbench.app.lab import unavailable_reason
@@ -59,7 +60,7 @@ def layout(ctx: AppContext, query: dict[str, str]) -> Any:
         dbc.Row([
             dbc.Col(dcc.Input(id="lab-inject-kind", type="text", placeholder="incident kind, e.g. slow_consumer",
                               className="form-control form-control-sm"), md=4),
-            dbc.Col(dcc.Input(id="lab-inject-target", type="text", placeholder="target entity",
+            dbc.Col(dcc.Input(id="lab-inject-target", type="text", placeholder="target, e.g. billing/orders or CLUSTER:ENTITY",
                               className="form-control form-control-sm"), md=4),
             dbc.Col(dbc.Button("Inject incident", id="lab-inject", color="warning", size="sm"), md=2),
         ], className="mb-2"),

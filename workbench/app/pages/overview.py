@@ -39,24 +39,25 @@ def layout(ctx: AppContext, query: dict[str, str]) -> Any:
             "`workbench simulate SCENARIO` or `workbench demo` first")], fluid=True)
     names = datasets.get_column("dataset").to_list()
     dataset = query.get("dataset") if query.get("dataset") in names else names[0]
+    levels = [lv for lv in split_list(query.get("levels")) if lv in LEVEL_CHOICES]
+    # The content is built here, in the routing callback, so a page costs one round trip.
+    view = build_overview(ctx, dataset, levels)
     return dbc.Container([
-        dcc.Store(id="ov-query", data={"dataset": dataset, "levels": split_list(query.get("levels"))}),
-        dcc.Store(id="ov-rowkeys"),
+        dcc.Store(id="ov-rowkeys", data=view["rowkeys"]),
         html.H2(TITLE, className="mt-2"),
         dbc.Row([
             dbc.Col([dbc.Label("Dataset", html_for="ov-dataset"),
                      dcc.Dropdown(id="ov-dataset", options=dataset_options(datasets), value=dataset,
                                   clearable=False)], md=6),
             dbc.Col([dbc.Label("Entity levels", html_for="ov-levels"),
-                     dcc.Dropdown(id="ov-levels", options=LEVEL_CHOICES, multi=True,
-                                  value=split_list(query.get("levels")),
+                     dcc.Dropdown(id="ov-levels", options=LEVEL_CHOICES, multi=True, value=levels,
                                   placeholder="all levels")], md=6),
         ], className="mb-2"),
-        html.Div(id="ov-stats", className="mb-2"),
-        dcc.Loading(html.Div(id="ov-heatmap-box"), type="dot"),
+        html.Div(view["stats"], id="ov-stats", className="mb-2"),
+        html.Div(view["heatmap"], id="ov-heatmap-box"),
         dbc.Row([
-            dbc.Col(html.Div(id="ov-topology-box"), lg=6),
-            dbc.Col([html.H5("Top findings"), html.Div(id="ov-findings")], lg=6),
+            dbc.Col(html.Div(view["topology"], id="ov-topology-box"), lg=6),
+            dbc.Col([html.H5("Top findings"), html.Div(view["findings"], id="ov-findings")], lg=6),
         ], className="mt-2"),
     ], fluid=True)
 
@@ -178,17 +179,6 @@ def drill_target(click: dict[str, Any] | None, rowkeys: dict[str, list[str]] | N
 
 def register(app: Dash, ctx: AppContext) -> None:
     """Wire the overview's callbacks to ``app`` (thin: they call the functions above)."""
-
-    @app.callback(
-        Output("ov-stats", "children"), Output("ov-heatmap-box", "children"),
-        Output("ov-topology-box", "children"), Output("ov-findings", "children"),
-        Output("ov-rowkeys", "data"),
-        Input("ov-query", "data"),
-    )
-    @ctx.timed("overview")
-    def _overview(query: dict[str, Any]) -> tuple[Any, ...]:
-        view = build_overview(ctx, query["dataset"], query.get("levels"))
-        return view["stats"], view["heatmap"], view["topology"], view["findings"], view["rowkeys"]
 
     @app.callback(
         Output("url", "search", allow_duplicate=True),
