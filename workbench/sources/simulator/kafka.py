@@ -284,15 +284,19 @@ def simulate_kafka(
         trail = np.floor(consumed / dt * rng.random(consumed.shape) * np.minimum(interval, dt))
         committed = np.maximum.accumulate(consumed_offset - trail, axis=1)
         # commit intervals longer than a step: the offset only moves at commit times
-        every = np.maximum(np.round(interval[:, 0] / dt), 1).astype(np.int64)
-        if (every > 1).any():
-            phase = rng.integers(0, every)
+        commit_every = np.maximum(np.round(interval[:, 0] / dt), 1).astype(np.int64)
+        if (commit_every > 1).any():
+            phase = rng.integers(0, commit_every)
             steps_idx = np.arange(T).reshape(1, -1)
-            last_commit = ((steps_idx - phase.reshape(-1, 1)) // every.reshape(-1, 1)) * every.reshape(-1, 1) + phase.reshape(-1, 1)
+            last_commit = (
+                (steps_idx - phase.reshape(-1, 1)) // commit_every.reshape(-1, 1)
+            ) * commit_every.reshape(-1, 1) + phase.reshape(-1, 1)
             held = np.take_along_axis(committed, np.clip(last_commit, 0, T - 1), axis=1)
             before_first = last_commit < 0
-            held[before_first] = np.broadcast_to((offset0[gp_partition] - lag0).reshape(-1, 1), held.shape)[before_first]
-            committed = np.where(every.reshape(-1, 1) > 1, held, committed)
+            held[before_first] = np.broadcast_to((offset0[gp_partition] - lag0).reshape(-1, 1), held.shape)[
+                before_first
+            ]
+            committed = np.where(commit_every.reshape(-1, 1) > 1, held, committed)
         lag = leo[gp_partition] - committed
         seconds = calendar.seconds
         reached = time_at_count(leo, committed, seconds, gp_partition)
