@@ -47,16 +47,18 @@ def test_primary_aggregate_follows_metric_kind() -> None:
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
-def test_packed_fast_path_equals_general_path(shuffle: bool) -> None:
+@pytest.mark.parametrize("every", ["5m", "1m"])  # 1m: one sample per window, the no-grouping path
+def test_packed_fast_path_equals_general_path(shuffle: bool, every: str) -> None:
     frame = _frame()
     if shuffle:
         frame = frame.sample(fraction=1.0, shuffle=True, seed=1)
     categorical = frame.with_columns(pl.col("provider", "cluster", "level", "entity", "metric").cast(pl.Categorical))
-    general = window_aggregate(frame, every="5m", stats=["n", "min", "max", "p95", "first", "last"])
-    fast = window_aggregate(categorical, every="5m", stats=["n", "min", "max", "p95", "first", "last"])
+    stats = ["n", "min", "max", "p95", "first", "last"]
+    general = window_aggregate(frame, every=every, stats=stats)
+    fast = window_aggregate(categorical, every=every, stats=stats)
     fast = fast.with_columns(pl.col("provider", "cluster", "level", "entity", "metric").cast(pl.String))
     assert_frame_equal(general, fast.sort("entity", "metric", "ts"), check_dtypes=False)
-    lazy = window_aggregate(frame.lazy(), every="5m", stats=["n", "min", "max", "p95", "first", "last"])
+    lazy = window_aggregate(frame.lazy(), every=every, stats=stats)
     assert_frame_equal(general, lazy.collect())
 
 

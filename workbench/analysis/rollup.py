@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from workbench.analysis.windows import group_by_packed_key
 from workbench.catalog import metrics
 from workbench.errors import ParameterError, SchemaError
 from workbench.mapping.rates import pack_key_expr, series_key_spec, unpack_key_exprs
@@ -81,8 +82,8 @@ def _attach_parent(frame: pl.DataFrame, to: str, child_level: str) -> pl.DataFra
 
 
 def _cluster_children(frame: pl.DataFrame) -> pl.DataFrame:
-    seen = frame.group_by("level").agg(pl.col("metric").cast(pl.String).unique())
-    by_level = {str(lv): set(ms) for lv, ms in seen.iter_rows()}
+    seen = frame.group_by("level").agg(pl.col("metric").unique())
+    by_level = {str(lv): {str(m) for m in ms} for lv, ms in seen.iter_rows()}
     chosen: dict[str, list[str]] = {}
     taken: set[str] = set()
     for level in FINEST_FIRST:
@@ -93,7 +94,7 @@ def _cluster_children(frame: pl.DataFrame) -> pl.DataFrame:
     if not chosen:
         return frame.clear().with_columns(pl.col("cluster").alias("parent"))
     condition = pl.any_horizontal(
-        [(pl.col("level") == lv) & pl.col("metric").cast(pl.String).is_in(ms) for lv, ms in chosen.items()]
+        [(pl.col("level") == lv) & pl.col("metric").is_in(ms) for lv, ms in chosen.items()]
     )
     return frame.filter(condition).with_columns(pl.col("cluster").alias("parent"))
 
@@ -113,14 +114,10 @@ def _aggregate(children: pl.DataFrame, percentiles: Sequence[float]) -> pl.DataF
     spec = series_key_spec(work, [*keys, "_t"]) if not work.is_empty() else None
     ts_dtype = children.schema["ts"]
     if spec is None:
-        return children.group_by(["ts", *keys]).agg(aggs)
+        return children.group_by(["ts", *keys]).agg(aggs).sort(["cluster", "parent", "metric", "ts"])
     t0 = children.get_column("ts").min()
-    out = (
-        work.with_columns(pack_key_expr(spec).alias("_k"))
-        .group_by("_k")
-        .agg(aggs)
-        .with_columns(unpack_key_exprs(spec, "_k"))
-    )
+    grouped, _ = group_by_packed_key(work.with_columns(pack_key_expr(spec).alias("_k")), "_k", aggs, time_aware=False)
+    out = grouped.with_columns(unpack_key_exprs(spec, "_k"))
     return out.with_columns((pl.lit(t0, dtype=ts_dtype) + pl.duration(milliseconds=pl.col("_t"))).alias("ts")).drop(
         "_k", "_t"
     )
@@ -162,8 +159,8 @@ def rollup(
     -------
     polars.DataFrame
         ``ts, provider, cluster, level, entity, metric, value, source`` and
-        ``sum, max, min, mean, n`` plus the percentile columns, sorted by
-        cluster, entity, metric, ts.
+        ``sum, max, min, mean, n`` plus the percentile columns, grouped by
+        cluster, entity and metric and in time order within each.
 
     Raises
     ------
@@ -220,7 +217,6 @@ def rollup(
             pl.lit(source).alias("source"),
         )
         .select("ts", "provider", "cluster", "level", "entity", "metric", "value", "source", *stats)
-        .sort("cluster", "entity", "metric", "ts")
     )
 
 

@@ -121,18 +121,53 @@ def _candidates(aggregate: str | None, sorted_in_time: bool) -> list[pl.Expr]:
     return [table[n].alias(f"_agg_{n}") for n in names]
 
 
+def _choice_table(metric_values: pl.Series) -> pl.DataFrame:
+    """Primary aggregate of each distinct metric value (looked up once, joined to every row)."""
+    table = time_aggregate_table()
+    lookup = dict(zip(table["metric"].to_list(), table["time_aggregate"].to_list(), strict=True))
+    distinct = metric_values.unique()
+    names = distinct.cast(pl.String).to_list()
+    return pl.DataFrame({"metric": distinct, "_choice": [lookup.get(n, "last") for n in names]})
+
+
 def _choose_primary(out: FrameT, aggregate: str | None) -> FrameT:
     if aggregate is not None:
         return out.rename({f"_agg_{aggregate}": "value"})
-    table = time_aggregate_table()
-    lookup = dict(zip(table["metric"].to_list(), table["time_aggregate"].to_list(), strict=True))
-    choice = pl.col("metric").cast(pl.String).replace_strict(lookup, default="last", return_dtype=pl.String)
+    if isinstance(out, pl.DataFrame):
+        choices = _choice_table(out.get_column("metric"))
+        out = out.join(choices, on="metric", how="left", maintain_order="left")
+        choice = pl.col("_choice")
+    else:
+        table = time_aggregate_table()
+        lookup = dict(zip(table["metric"].to_list(), table["time_aggregate"].to_list(), strict=True))
+        choice = pl.col("metric").cast(pl.String).replace_strict(lookup, default="last", return_dtype=pl.String)
     value = (
         pl.when(choice == "mean").then(pl.col("_agg_mean"))
         .when(choice == "max").then(pl.col("_agg_max"))
         .otherwise(pl.col("_agg_last"))
     )
-    return out.with_columns(value.alias("value")).drop("_agg_mean", "_agg_last", "_agg_max")
+    drop = ["_agg_mean", "_agg_last", "_agg_max", *(["_choice"] if isinstance(out, pl.DataFrame) else [])]
+    return out.with_columns(value.alias("value")).drop(drop)
+
+
+def group_by_packed_key(frame: pl.DataFrame, key: str, aggs: list[pl.Expr], *, time_aware: bool = True) -> tuple[pl.DataFrame, bool]:
+    """Group on one integer column through Polars' sorted fast path.
+
+    The frame is stably sorted on ``key`` when it is not already in key order
+    (sorting one integer column and grouping sorted runs is much cheaper than
+    hashing). Returns the grouped frame (in key order) and whether rows were
+    in time order inside every group, so ``first``/``last`` could be taken
+    positionally.
+    """
+    k, t = pl.col(key), pl.col("ts")
+    in_key_order = frame.select((k >= k.shift(1)).fill_null(True).all()).item()
+    if not in_key_order:
+        frame = frame.sort(key, maintain_order=time_aware)
+    in_time_order = True
+    if time_aware:
+        in_time_order = bool(frame.select(((k != k.shift(1)) | (t >= t.shift(1))).fill_null(True).all()).item())
+    frame = frame.with_columns(k.set_sorted())
+    return frame.group_by(key, maintain_order=True).agg(aggs), in_time_order
 
 
 def window_aggregate(
@@ -213,9 +248,11 @@ def window_aggregate(
         extra.append(pl.col("source").first())
     tumbling = period is None or period == every
     if tumbling and isinstance(frame, pl.DataFrame):
-        fast = _tumbling_packed(frame, keys, every, offset, aggregate, extra)
+        fast = _tumbling_packed(frame, keys, every, offset, aggregate, extra, stats)
         if fast is not None:
-            out_fast = _choose_primary(fast, aggregate)
+            out_fast, done = fast
+            if not done:
+                out_fast = _choose_primary(out_fast, aggregate)
             first = ["ts", *keys]
             return out_fast.select(*first, "value", pl.exclude([*first, "value"]))
     aggs = _candidates(aggregate, sorted_in_time=False) + extra
@@ -259,11 +296,15 @@ def _tumbling_packed(
     offset: str | timedelta | None,
     aggregate: str | None,
     extra: list[pl.Expr],
-) -> pl.DataFrame | None:
+    stats: Sequence[str],
+) -> tuple[pl.DataFrame, bool] | None:
     """Tumbling windows grouped on one packed (series, window) integer.
 
     Returns None when the keys cannot be packed or ``every`` is not a fixed,
-    epoch-aligned duration; the caller then uses the general path.
+    epoch-aligned duration; the caller then uses the general path. The flag
+    says whether ``value`` is final: when no window holds more than one
+    sample of a series (data already at window resolution) every aggregate
+    is the sample itself and no grouping is needed.
     """
     every_us = _fixed_us(every)
     offset_us = 0 if offset is None else _fixed_us(offset)
@@ -281,19 +322,25 @@ def _tumbling_packed(
     packed = pack_key_expr(spec) * (1 << window_bits) + (w - lo)
     work = frame.with_columns(packed.alias("_k"))
     k, t = pl.col("_k"), pl.col("ts")
-    in_order = work.select(((k > k.shift(1)) | ((k == k.shift(1)) & (t >= t.shift(1)))).fill_null(True).all()).item()
-    if in_order:
-        work = work.with_columns(k.set_sorted())
-    out = work.group_by("_k").agg(_candidates(aggregate, sorted_in_time=bool(in_order)) + extra)
+    in_key_order = work.select((k >= k.shift(1)).fill_null(True).all()).item()
+    if not in_key_order:
+        work = work.sort("_k", maintain_order=True)
     start_us = ((k % (1 << window_bits)) + lo) * every_us + offset_us
     tu = ts_dtype.time_unit or "us"
     start = pl.from_epoch(start_us, time_unit="us").cast(pl.Datetime(tu))
     if ts_dtype.time_zone is not None:
         start = start.dt.replace_time_zone(ts_dtype.time_zone)
+    one_per_window = bool(work.select((k > k.shift(1)).fill_null(True).all()).item())
+    if one_per_window:
+        v = pl.col("value")
+        per_row = {s: (v.is_not_null().cast(pl.UInt32) if s == "n" else v).alias(s) for s in stats}
+        source = [pl.col("source")] if "source" in work.columns and "source" not in keys else []
+        return work.select(start.alias("ts"), *keys, v, *per_row.values(), *source), True
+    in_order = bool(work.select(((k != k.shift(1)) | (t >= t.shift(1))).fill_null(True).all()).item())
+    work = work.with_columns(k.set_sorted())
+    out = work.group_by("_k", maintain_order=True).agg(_candidates(aggregate, sorted_in_time=in_order) + extra)
     out = out.with_columns(start.alias("ts"), *unpack_key_exprs(spec, "_k", low_bits=window_bits))
-    if not in_order:
-        out = out.sort("_k")
-    return out.drop("_k")
+    return out.drop("_k"), False
 
 
 def _td(value: str | timedelta) -> pl.Expr:
