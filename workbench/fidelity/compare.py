@@ -364,6 +364,8 @@ def tstr_ratio(
     True
     """
     from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     day_lag = round(DAY / step_s)
     half = real.size // 2
@@ -371,8 +373,9 @@ def tstr_ratio(
     x_train_real, y_train_real = _lag_design(real_ts[:half], real[:half], lags)
     x_test, y_test = _lag_design(real_ts[half:], real[half:], lags)
     x_sim, y_sim = _lag_design(sim_ts, sim, lags)
-    trtr = Ridge(alpha=1.0).fit(x_train_real, y_train_real)
-    tstr = Ridge(alpha=1.0).fit(x_sim, y_sim)
+    # standardised features keep the ridge solve well conditioned (raw lags can be 1e8 apart)
+    trtr = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(x_train_real, y_train_real)
+    tstr = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(x_sim, y_sim)
     mae_trtr = float(np.mean(np.abs(trtr.predict(x_test) - y_test)))
     mae_tstr = float(np.mean(np.abs(tstr.predict(x_test) - y_test)))
     ratio = mae_tstr / mae_trtr if mae_trtr > 0 else (1.0 if mae_tstr == 0 else float("inf"))

@@ -336,8 +336,12 @@ def fit_series_model(
     profile = np.zeros(n_slots)
     scale = np.ones(n_slots)
     slots = _slots(grid, kind) if n_slots else np.zeros(y.size, dtype=np.int64)
-    for _ in range(2):  # second pass refits without the bursts found in the first
-        slope = float(np.polyfit(days[keep], y[keep], 1)[0]) if trend and days[-1] > 0 else 0.0
+    seasonal = np.zeros(y.size)
+    # Backfitting: the trend is fitted after removing the previous pass's profile (a daily
+    # sine over a few days biases a plain linear fit), later passes also drop the bursts.
+    for _ in range(3):
+        deseasoned = y - seasonal
+        slope = float(np.polyfit(days[keep], deseasoned[keep], 1)[0]) if trend and days[-1] > 0 else 0.0
         detrended = y - slope * days
         level = float(np.mean(detrended[keep]))
         if n_slots:
