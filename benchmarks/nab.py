@@ -70,7 +70,6 @@ QUICK_FILES = [
     "realAdExchange/exchange-3_cpc_results.csv",
     "realKnownCause/ec2_request_latency_system_failure.csv",
     "realTraffic/speed_t4013.csv",
-    "realTraffic/occupancy_6005.csv",
 ]
 
 SCENARIOS = ["broker-failure", "consumer-crash", "slow-consumer", "hot-partition", "poison-message", "disk-alarm"]

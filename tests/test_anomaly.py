@@ -49,7 +49,8 @@ def test_record_by_record_equals_batch(detector: object) -> None:
     batch = det.anomaly_score(x[700:])
     streamed = np.concatenate([det.update(x[i : i + 1]) for i in range(700, 1100)])
     np.testing.assert_allclose(streamed, batch, rtol=1e-9, atol=1e-12)
-    assert batch.min() >= 0.0 and batch.max() < 1.0
+    assert batch.min() >= 0.0
+    assert batch.max() < 1.0
 
 
 def test_no_look_ahead() -> None:
@@ -81,7 +82,8 @@ def test_conformal_pvalues_are_calibrated_on_exchangeable_data() -> None:
     p = np.exp(log_p[100:])
     assert abs(np.mean(p <= 0.05) - 0.05) < 0.015
     assert abs(np.mean(p <= 0.2) - 0.2) < 0.03
-    assert np.all(np.diff(hist) >= 0) and hist.size == 5000
+    assert np.all(np.diff(hist) >= 0)
+    assert hist.size == 5000
     assert surprise_score(np.log(np.array([1.0, 1e-2])))[1] == pytest.approx(2 / 3)
 
 
@@ -204,7 +206,8 @@ def test_anomaly_figure_draws_bands_and_threshold() -> None:
          "severity": ["critical"], "explanation": ["spike"]}
     )
     fig = anomaly_figure(frame, findings, threshold=0.6, title="t", max_points=200)
-    assert len(fig.data) == 2 and len(fig.data[0].x) <= 200
+    assert len(fig.data) == 2
+    assert len(fig.data[0].x) <= 200
     assert len(fig.layout.shapes) == 2  # one band + the threshold line
     with pytest.raises(SchemaError):
         anomaly_figure(frame.drop("value"))

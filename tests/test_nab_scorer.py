@@ -136,7 +136,8 @@ def test_one_threshold_for_the_whole_corpus() -> None:
     # t=0.9: +1 (a) -1 (b) = 0; t=0.5: adds FP in b = -0.11; t=0.4: +1 +1 -0.11 = 1.89.
     assert res.threshold == pytest.approx(0.4)
     assert res.raw == pytest.approx(1.89)
-    assert res.null_raw == -2.0 and res.perfect_raw == 2.0
+    assert res.null_raw == -2.0
+    assert res.perfect_raw == 2.0
     assert res.score == pytest.approx(norm(1.89, -2.0, 2.0))
     assert set(res.per_file) == {a.name, b.name}
 

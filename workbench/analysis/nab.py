@@ -42,8 +42,8 @@ __all__ = [
     "nab_row_weights",
     "probation_length",
     "scaled_sigmoid",
-    "score_corpus",
     "score_all_profiles",
+    "score_corpus",
 ]
 
 logger = logging.getLogger(__name__)
@@ -405,6 +405,7 @@ def nab_detector_scores(
     Parameters
     ----------
     corpus : sequence of NabFile
+        Files to score.
     detector : estimator
         Any detector with ``fit`` and ``anomaly_score`` (scores in ``[0, 1]``).
     n_jobs : int, default 1

@@ -82,7 +82,8 @@ class _StreamingDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         ----------
         X : array-like of shape (n_samples, n_features)
             The first records of the stream.
-        y : ignored
+        y : None
+            Ignored.
 
         Returns
         -------
@@ -149,6 +150,7 @@ class _StreamingDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Records following the fitted stream, in time order.
 
         Returns
         -------
@@ -361,7 +363,7 @@ class StreamingEnsembleDetector(_StreamingDetector):
         if self.age_penalty > 0:
             age = np.maximum(rows, self.age_reference) / self.age_reference
             combined = combined + self.age_penalty * np.log(age)
-        return np.minimum(combined, 0.0)
+        return np.asarray(np.minimum(combined, 0.0), dtype=np.float64)
 
 
 class RollingZScoreDetector(_StreamingDetector):
@@ -415,4 +417,4 @@ class RollingZScoreDetector(_StreamingDetector):
             parts.append(np.log(2.0) + log_ndtr(-z))
         if not parts or n == start:
             return np.zeros(n - start)
-        return np.minimum(np.min(np.vstack(parts), axis=0) + np.log(n_cols), 0.0)
+        return np.asarray(np.minimum(np.min(np.vstack(parts), axis=0) + np.log(n_cols), 0.0), dtype=np.float64)

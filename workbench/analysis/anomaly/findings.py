@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 
+#: Shapes searched by the default detector (one day of 1-minute samples; keeps fleets fast).
+DEFAULT_HISTORY = 1440
+
 #: Alert events with a peak score at or above this are "critical" (combined p <= 1e-3).
 CRITICAL_SCORE = 0.75
 
@@ -64,7 +67,7 @@ def score_series(values: FloatArray, detector: BaseEstimator | None = None, warm
         The series (or an entity's metrics as columns).
     detector : estimator, optional
         A detector with ``fit`` and ``anomaly_score``; cloned before use.
-        Defaults to :class:`StreamingEnsembleDetector`.
+        Defaults to ``StreamingEnsembleDetector(history=1440)``.
     warmup : int, optional
         Warm-up rows, by default :func:`warmup_rows`.
 
@@ -90,7 +93,7 @@ def score_series(values: FloatArray, detector: BaseEstimator | None = None, warm
     if cumulative.any():
         arr = arr.copy()
         arr[:, cumulative] = np.vstack((np.zeros((1, arr.shape[1])), np.diff(arr, axis=0)))[:, cumulative]
-    model = clone(detector) if detector is not None else StreamingEnsembleDetector()
+    model = clone(detector) if detector is not None else StreamingEnsembleDetector(history=DEFAULT_HISTORY)
     model.fit(arr[:warm])
     if warm == n:
         return np.zeros(n)
@@ -156,7 +159,8 @@ def detect_anomalies(
     frame : polars.DataFrame
         Canonical frame (validated here).
     detector : estimator, optional
-        Univariate detector, cloned per series; :class:`StreamingEnsembleDetector` by default.
+        Univariate detector, cloned per series; by default
+        ``StreamingEnsembleDetector(history=1440)``.
     rule : AlarmRule, optional
         Alarm rule turning scores into events; ``AlarmRule()`` by default.
     multivariate : bool, default False

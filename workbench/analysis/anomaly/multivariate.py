@@ -157,4 +157,4 @@ class ResidualIsolationForest(_StreamingDetector):
             return np.zeros(values.shape[0])
         iso = -self.forest_.score_samples(self._features(values, start))
         ge = self.train_scores_.size - np.searchsorted(self.train_scores_, iso, side="left")
-        return np.log((ge + 1.0) / (self.train_scores_.size + 1.0))
+        return np.asarray(np.log((ge + 1.0) / (self.train_scores_.size + 1.0)), dtype=np.float64)
