@@ -101,7 +101,7 @@ def check(
 @app.command()
 def demo(
     serve: Annotated[bool, typer.Option(help="End by serving the Dash app on 127.0.0.1:8050.")] = True,
-    days: Annotated[int, typer.Option(min=1, max=60, help="Days of simulated history.")] = 7,
+    days: Annotated[float, typer.Option(min=0.5, max=60, help="Days of simulated history.")] = 7,
     seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 1,
 ) -> None:
     """Run the main job on the embedded default: simulate, learn, validate, report, serve."""
@@ -387,6 +387,37 @@ def simulate_command(
     console.print(summary.headline)
     if summary.incidents.height:
         console.print(frame_table(summary.incidents, title="Ground-truth incidents"))
+
+
+@app.command("learn")
+def learn_command(
+    dataset: Annotated[str, typer.Argument(help="Dataset in the store (see: workbench datasets).")],
+    cluster: Annotated[str | None, typer.Option(help="Only this cluster.")] = None,
+    start: Annotated[str | None, typer.Option(help="From this time (ISO 8601 with zone).")] = None,
+    end: Annotated[str | None, typer.Option(help="Until this time (ISO 8601 with zone).")] = None,
+    jobs: Annotated[int, typer.Option(help="Parallel workers (-1 = all cores).")] = -1,
+    backend: Annotated[str | None, typer.Option(help="joblib backend: loky (default), threading or dask.")] = None,
+    top: Annotated[int, typer.Option(help="How many findings to print.")] = 10,
+    store_dir: Annotated[Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")] = None,
+) -> None:
+    """Learn what is normal for every entity; store and print anomalies, forecasts and root causes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from workbench.analysis.learn import learn_dataset, top_findings
+    from workbench.store import Store
+
+    columns = (TextColumn("learning"), BarColumn(), MofNCompleteColumn(), TextColumn("entities"), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("learn", total=None)
+        findings = learn_dataset(
+            dataset, store=Store(store_dir), cluster=cluster, start=start, end=end, n_jobs=jobs, backend=backend,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    counts = findings.group_by("kind").len().sort("len", descending=True)
+    console.print(f"{findings.height} findings stored for {dataset}: " + ", ".join(f"{n} {k}" for k, n in counts.iter_rows()))
+    for row in top_findings(findings, top).iter_rows(named=True):
+        console.print(f"[bold]{row['severity']}[/bold] {row['kind']} {row['level']} {row['entity']} {row['metric']} ({row['start']:%Y-%m-%d %H:%M} UTC)")
+        console.print(f"  {row['explanation']}", highlight=False)
 
 
 @app.command("learn-sim")

@@ -32,14 +32,14 @@ from joblib import Parallel, delayed, parallel_config
 
 from workbench.analysis.forecast import default_forecaster, forecast_series, time_until_threshold
 from workbench.analysis.narrative import format_count, format_duration_s, narrate_episode
-from workbench.analysis.rootcause import rank_causes
+from workbench.analysis.rootcause import assign_episodes, rank_causes
 from workbench.analysis.seasonality import detect_period, infer_sampling_interval
 from workbench.errors import ParameterError
 from workbench.frames import FINDING_SCHEMA, empty_findings
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BACKLOG_METRICS", "LearnConfig", "learn", "learn_entity"]
+__all__ = ["BACKLOG_METRICS", "LearnConfig", "learn", "learn_dataset", "learn_entity", "top_findings"]
 
 Detector = Callable[[pl.DataFrame], pl.DataFrame]
 Progress = Callable[[int, int], None]
@@ -251,34 +251,32 @@ def _root_cause_findings(anomalies: pl.DataFrame, frame: pl.DataFrame) -> pl.Dat
         return empty_findings()
     causes = rank_causes(anomalies, frame)
     # A lone alarm explains itself; root causes are for episodes spanning several entities.
-    spanning = causes.group_by("episode").agg(n=pl.struct("level", "entity").n_unique()).filter(pl.col("n") >= 2)
-    causes = causes.join(spanning.select("episode"), on="episode", how="semi")
+    size = causes.group_by("episode").agg(n=pl.struct("level", "entity").n_unique()).filter(pl.col("n") >= 2)
+    causes = causes.join(size, on="episode", how="inner")
     top = causes.filter(pl.col("rank") == 1)
     if top.height == 0:
         return empty_findings()
     narratives = {
-        int(ep): narrate_episode(part)
-        for (ep,), part in causes.partition_by("episode", as_dict=True).items()
+        int(ep): narrate_episode(part) for (ep,), part in causes.partition_by("episode", as_dict=True).items()
     }
-    episodes = (
-        causes.group_by("episode").agg(ep_start=pl.col("start").min(), ep_end=pl.col("end").max())
-    )
+    # rank_causes numbers episodes the same way (same anomalies, same gap), so severities join on it
     severity = (
-        anomalies.select("cluster", "start", "end", sev=pl.col("severity").cast(pl.String))
-        .with_columns(sev_rank=pl.col("sev").replace_strict(_SEVERITY_RANK, default=1, return_dtype=pl.Int64))
-    )
-    providers = frame.select("cluster", "provider").unique("cluster")
-    top = top.join(episodes, on="episode").join(providers, on="cluster", how="left")
-    sev = (
-        top.select("episode", "cluster", "ep_start", "ep_end")
-        .join(severity, on="cluster")
-        .filter((pl.col("start") <= pl.col("ep_end")) & (pl.col("end") >= pl.col("ep_start")))
+        assign_episodes(anomalies.select("cluster", "start", "end", sev=pl.col("severity").cast(pl.String)))
         .group_by("episode")
-        .agg(sev_rank=pl.col("sev_rank").max())
+        .agg(sev_rank=pl.col("sev").replace_strict(_SEVERITY_RANK, default=1, return_dtype=pl.Int64).max())
     )
-    top = top.join(sev, on="episode", how="left").with_columns(
-        severity=pl.col("sev_rank").fill_null(1).replace_strict({0: "info", 1: "warning", 2: "critical"}),
-        narrative=pl.col("episode").replace_strict(narratives, return_dtype=pl.String),
+    bounds = causes.group_by("episode").agg(ep_start=pl.col("start").min(), ep_end=pl.col("end").max())
+    providers = frame.select("cluster", pl.col("provider")).unique("cluster")
+    top = (
+        top.join(bounds, on="episode")
+        .join(providers, on="cluster", how="left")
+        .join(severity, on="episode", how="left")
+        .with_columns(
+            severity=pl.col("sev_rank").fill_null(1).replace_strict({0: "info", 1: "warning", 2: "critical"}),
+            narrative=pl.col("episode").replace_strict(narratives, return_dtype=pl.String),
+            # an episode across many entities matters more than a pair of alarms
+            importance=pl.col("score") * (pl.col("n").cast(pl.Float64) / 5.0).clip(upper_bound=1.0),
+        )
     )
     return top.select(
         start=pl.col("ep_start"),
@@ -289,9 +287,12 @@ def _root_cause_findings(anomalies: pl.DataFrame, frame: pl.DataFrame) -> pl.Dat
         entity="entity",
         metric="metric",
         kind=pl.lit("root_cause"),
-        score="score",
+        score="importance",
         severity="severity",
-        explanation=pl.concat_str("narrative", pl.lit(" Evidence: "), "evidence", pl.lit(".")),
+        explanation=pl.concat_str(
+            "narrative", pl.lit(" Evidence: "), "evidence", pl.lit(" ("), pl.col("n").cast(pl.String),
+            pl.lit(" anomalous entities).")
+        ),
     ).cast(FINDING_SCHEMA)  # type: ignore[arg-type]
 
 
@@ -376,3 +377,80 @@ def learn(
         findings = pl.concat([findings, _root_cause_findings(anomalies, data)], how="vertical")
     return findings.sort("start", "cluster", "entity", "kind", nulls_last=True)
 
+
+
+_KIND_PRIORITY = {"root_cause": 0, "forecast_breach": 1, "forecast_recovery": 2, "seasonality": 9}
+
+
+def top_findings(findings: pl.DataFrame, n: int = 10, *, include_info: bool = False) -> pl.DataFrame:
+    """The findings to read first: root causes, then forecasts, then anomalies; severe and high-scoring first.
+
+    Examples
+    --------
+    >>> top_findings(empty_findings()).height
+    0
+    """
+    ranked = findings if include_info else findings.filter(pl.col("severity").cast(pl.String) != "info")
+    return (
+        ranked.with_columns(
+            _k=pl.col("kind").replace_strict(_KIND_PRIORITY, default=3, return_dtype=pl.Int64),
+            _s=pl.col("severity").cast(pl.String).replace_strict(_SEVERITY_RANK, default=0, return_dtype=pl.Int64),
+        )
+        .sort(["_k", "_s", "score", "start"], descending=[False, True, True, False], nulls_last=True)
+        .head(n)
+        .drop("_k", "_s")
+    )
+
+
+def learn_dataset(
+    dataset: str,
+    *,
+    store: Any = None,
+    cluster: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    detector: Detector | None | str = "default",
+    config: LearnConfig | None = None,
+    n_jobs: int = -1,
+    backend: str | None = None,
+    progress: Progress | None = None,
+) -> pl.DataFrame:
+    """Learn a stored dataset and store its findings (``workbench learn DATASET``).
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name in the store.
+    store : workbench.store.Store, optional
+        Store to read and write (default: ``Store()`` from the settings).
+    cluster : str, optional
+        Only this cluster.
+    start, end : str, optional
+        ISO 8601 time range (with zone).
+    detector, config, n_jobs, backend, progress
+        As for :func:`learn`.
+
+    Returns
+    -------
+    polars.DataFrame
+        The findings, also written with ``store.write_findings(dataset, ...)``.
+
+    Raises
+    ------
+    NotFoundError
+        If the dataset does not exist.
+    ParameterError
+        If the selection holds no rows.
+    """
+    from workbench.store import Store
+
+    chosen = store if store is not None else Store()
+    frame = chosen.scan(dataset, cluster=cluster, start=start, end=end).collect()
+    if frame.height == 0:
+        raise ParameterError(
+            "dataset", allowed="a dataset (and cluster/time selection) with rows", received=f"{dataset} (0 rows)"
+        )
+    logger.info("learning %s: %d rows", dataset, frame.height)
+    findings = learn(frame, detector=detector, config=config, n_jobs=n_jobs, backend=backend, progress=progress)
+    chosen.write_findings(dataset, findings)
+    return findings

@@ -14,6 +14,10 @@ candidate is scored on four pieces of evidence:
   resource alarms, silence) rank above symptoms (lag, backlog, message age);
 * **depth**: upstream levels rank above downstream ones.
 
+Brokers, nodes and clusters count as upstream only through their own failures
+(:data:`INFRA_METRICS`: silence, alarms, replication); their traffic and memory series
+are sums of what happens below them and get neither explanation nor depth credit.
+
 With the canonical frame at hand, each candidate also gets a direction and size
 (value before vs during), which separates a producer surge (publish rate up) from a
 consumer slowdown (consume rate or consumers down), and a plain-words evidence line.
@@ -33,8 +37,10 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "CAUSE_SCHEMA",
     "DRIVER_METRICS",
+    "INFRA_METRICS",
     "SYMPTOM_METRICS",
     "assign_episodes",
+    "group_of",
     "classify_cause",
     "rank_causes",
     "topic_of",
@@ -79,11 +85,29 @@ DRIVER_METRICS = frozenset(
         "connections",
         "empty_receives_per_s",
         "(no data)",
+        "(backlog without a driver)",
+    }
+)
+#: The failures of a broker, node or cluster itself (everything else there is an aggregate).
+INFRA_METRICS = frozenset(
+    {
+        "(no data)",
+        "memory_alarm",
+        "disk_alarm",
+        "disk_free_bytes",
+        "under_replicated_partitions",
+        "offline_partitions",
+        "active_controllers",
+        "leader_elections_per_s",
+        "in_sync_replicas",
+        "partitions",
     }
 )
 _DEPTH = {"broker": 0, "node": 0, "cluster": 1, "topic": 2, "queue": 2, "partition": 3, "consumer_group": 4}
 _WEIGHTS = {"explain": 0.35, "precedence": 0.25, "role": 0.2, "depth": 0.15, "score": 0.05}
 SILENT_METRIC = "(no data)"
+#: Metric name of an inferred consumer-side candidate (a backlog without a driver).
+INFERRED_METRIC = "(backlog without a driver)"
 
 CAUSE_SCHEMA: dict[str, pl.DataType] = {
     "episode": pl.Int64(),
@@ -128,6 +152,29 @@ def topic_of(level: pl.Expr, entity: pl.Expr) -> pl.Expr:
         .then(parts.list.first())
         .when(level == "consumer_group")
         .then(parts.list.get(1, null_on_oob=True))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+
+
+def group_of(level: pl.Expr, entity: pl.Expr) -> pl.Expr:
+    """Expression: the consumer group (``group/topic``) an entity belongs to, else null.
+
+    ``billing/orders`` (consumer group) and ``billing/orders/3`` (the group's partition)
+    -> ``billing/orders``; topics, plain partitions, queues, brokers -> null.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"level": ["partition", "partition", "consumer_group"],
+    ...                    "entity": ["billing/orders/3", "orders/3", "billing/orders"]})
+    >>> df.select(group_of(pl.col("level"), pl.col("entity"))).to_series().to_list()
+    ['billing/orders', None, 'billing/orders']
+    """
+    parts = entity.str.split("/")
+    return (
+        pl.when(level == "consumer_group")
+        .then(entity)
+        .when((level == "partition") & (parts.list.len() >= 3))
+        .then(parts.list.slice(0, 2).list.join("/"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
 
@@ -186,6 +233,8 @@ def classify_cause(level: pl.Expr, metric: pl.Expr, direction: pl.Expr) -> pl.Ex
     return (
         pl.when(metric == SILENT_METRIC)
         .then(pl.lit("broker_down"))
+        .when(metric == INFERRED_METRIC)
+        .then(pl.lit("consumer_slowdown"))
         .when(metric.is_in(["memory_alarm", "memory_used_bytes"]) & (direction == "up"))
         .then(pl.lit("memory_alarm"))
         .when((metric == "disk_alarm") & (direction == "up") | (metric == "disk_free_bytes") & (direction == "down"))
@@ -258,6 +307,52 @@ def _silent_candidates(
     )
 
 
+def _inferred_candidates(candidates: pl.DataFrame) -> pl.DataFrame:
+    """A consumer-side suspect for backlogs that no driver on the same entity accounts for.
+
+    Lag of a group's partitions, or a queue's backlog, with no producer surge or
+    consumer anomaly of its own still points at the consumers: when they slow down
+    only a little, their rate stays within its normal range while the backlog grows.
+    """
+    lag_like = pl.col("metric").is_in(["consumer_lag_messages", "consumer_lag_seconds"])
+    backlog_like = pl.col("metric").is_in(["queue_depth_messages", "oldest_message_age_s", "messages_unacked"])
+    owner = (
+        pl.when(lag_like)
+        .then(group_of(pl.col("level"), pl.col("entity")))
+        .when(backlog_like & (pl.col("level") == "queue"))
+        .then(pl.col("entity"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    symptoms = candidates.with_columns(owner=owner).filter(pl.col("owner").is_not_null())
+    if symptoms.height == 0:
+        return candidates.clear()
+    owner_level = pl.when(pl.col("level") == "queue").then(pl.lit("queue")).otherwise(pl.lit("consumer_group"))
+    inferred = symptoms.group_by("episode", "cluster", "owner").agg(
+        level=owner_level.first(),
+        start=pl.col("start").min(),
+        end=pl.col("end").max(),
+        score=pl.col("score").max(),
+    )
+    drivers = candidates.filter(pl.col("metric").is_in(list(DRIVER_METRICS))).select(
+        "episode", "cluster", owner="entity"
+    )
+    return (
+        inferred.join(drivers, on=["episode", "cluster", "owner"], how="anti")
+        .select(
+            "episode",
+            "cluster",
+            "level",
+            entity="owner",
+            metric=pl.lit(INFERRED_METRIC),
+            start="start",
+            end="end",
+            score=pl.col("score") * 0.5,
+            direction=pl.lit("down"),
+        )
+        .with_columns(before=pl.lit(None, dtype=pl.Float64), during=pl.lit(None, dtype=pl.Float64))
+    )
+
+
 def _before_during(candidates: pl.DataFrame, frame: pl.DataFrame, lookback: timedelta) -> pl.DataFrame:
     """Median before ``start`` (over ``lookback``) and the extreme value during the anomaly."""
     keys = ["cluster", "level", "entity", "metric"]
@@ -267,7 +362,8 @@ def _before_during(candidates: pl.DataFrame, frame: pl.DataFrame, lookback: time
     window = candidates.lazy().select("cid", *keys, "start", "end")
     ts, value = pl.col("ts"), pl.col("value")
     before_mask = (ts < pl.col("start")) & (ts >= pl.col("start") - lookback)
-    during_mask = (ts >= pl.col("start")) & (ts <= pl.col("end"))
+    # the onset, not the whole alarm: a crashed consumer's catch-up later must not read as "up"
+    during_mask = (ts >= pl.col("start")) & (ts <= pl.min_horizontal(pl.col("end"), pl.col("start") + lookback / 2))
     stats = (
         values.join(window, on=keys)
         .filter(before_mask | during_mask)
@@ -376,9 +472,14 @@ def rank_causes(
             during=pl.lit(None, dtype=pl.Float64),
             direction=pl.lit("up"),
         )
+    candidates = pl.concat([candidates, _inferred_candidates(candidates)], how="diagonal_relaxed")
     candidates = candidates.with_columns(
         topic=topic_of(pl.col("level"), pl.col("entity")),
-        depth=pl.col("level").replace_strict(_DEPTH, default=4, return_dtype=pl.Int64),
+        group=group_of(pl.col("level"), pl.col("entity")),
+        # a group's own partitions sit below the group
+        depth=pl.when(group_of(pl.col("level"), pl.col("entity")).is_not_null() & (pl.col("level") == "partition"))
+        .then(pl.lit(5, dtype=pl.Int64))
+        .otherwise(pl.col("level").replace_strict(_DEPTH, default=4, return_dtype=pl.Int64)),
     )
     # Pair every candidate with every other anomalous entity of its episode.
     others = candidates.select(
@@ -388,20 +489,33 @@ def rank_causes(
         o_metric="metric",
         o_start="start",
         o_topic="topic",
+        o_group="group",
+        o_depth="depth",
     )
-    pairs = candidates.select("episode", "level", "entity", "metric", "start", "topic").join(others, on="episode")
+    pairs = candidates.select("episode", "level", "entity", "metric", "start", "topic", "group", "depth").join(
+        others, on="episode"
+    )
     same_entity = (pl.col("level") == pl.col("o_level")) & (pl.col("entity") == pl.col("o_entity"))
-    is_node = pl.col("level").is_in(["broker", "node"])
+    # Brokers, nodes and clusters are upstream only through their own failures (silence,
+    # alarms, replication); their traffic, memory and connection series merely add up
+    # what the queues and groups below them do, so they explain nothing.
+    infra = pl.col("metric").is_in(list(INFRA_METRICS))
+    is_node = pl.col("level").is_in(["broker", "node"]) & infra
     # Brokers and nodes explain everything they serve; a peer broker only if this one went silent.
+    # Only drivers explain: a topic's summed lag is the groups' lag, not their cause.
+    driver = pl.col("metric").is_in(list(DRIVER_METRICS))
+    plain = pl.col("group").is_null()  # topics, queues and plain partitions (not a group's own)
     downstream = (
         (is_node & ~same_entity & (~pl.col("o_level").is_in(["broker", "node"]) | (pl.col("metric") == SILENT_METRIC)))
-        | ((pl.col("level") == "cluster") & ~pl.col("o_level").is_in(["broker", "node", "cluster"]))
+        | ((pl.col("level") == "cluster") & infra & ~pl.col("o_level").is_in(["broker", "node", "cluster"]))
         | (
-            pl.col("level").is_in(["topic", "queue", "partition"])
+            driver
+            & plain
+            & pl.col("level").is_in(["topic", "queue", "partition"])
             & (pl.col("o_topic") == pl.col("topic"))
-            & (pl.col("o_level").replace_strict(_DEPTH, default=4, return_dtype=pl.Int64)
-               > pl.col("level").replace_strict(_DEPTH, default=4, return_dtype=pl.Int64))
+            & (pl.col("o_depth") > pl.col("depth"))
         )
+        | (driver & (pl.col("level") == "consumer_group") & (pl.col("o_group") == pl.col("entity")))
     ) & ~same_entity
     explained = (
         pairs.filter(downstream & (pl.col("o_start") >= pl.col("start") - tolerance))
@@ -414,6 +528,8 @@ def rank_causes(
         first=pl.col("start").min(),
         last=pl.col("start").max(),
     )
+    aggregate = pl.col("level").is_in(["broker", "node", "cluster"])
+    infra_metric = pl.col("metric").is_in(list(INFRA_METRICS))
     ranked = (
         candidates.join(explained, on=["episode", "level", "entity", "metric"], how="left")
         .join(entity_count, on="episode")
@@ -424,8 +540,10 @@ def rank_causes(
             precedence=1.0
             - (pl.col("start") - pl.col("first")).dt.total_seconds()
             / pl.max_horizontal((pl.col("last") - pl.col("first")).dt.total_seconds(), pl.lit(60.0)),
-            role=pl.when(pl.col("metric").is_in(list(DRIVER_METRICS))).then(1.0).otherwise(0.0),
-            depth_score=1.0 - pl.col("depth") / 4.0,
+            role=pl.when(pl.col("metric").is_in(list(DRIVER_METRICS)) & (~aggregate | infra_metric))
+            .then(1.0)
+            .otherwise(0.0),
+            depth_score=pl.when(aggregate & ~infra_metric).then(0.0).otherwise(1.0 - pl.col("depth") / 4.0),
         )
         .with_columns(
             score=_WEIGHTS["explain"] * pl.col("explain")
@@ -467,6 +585,8 @@ def _evidence_expr() -> pl.Expr:
         )
         .when(pl.col("metric") == SILENT_METRIC)
         .then(pl.lit(" stopped reporting"))
+        .when(pl.col("metric") == INFERRED_METRIC)
+        .then(pl.lit(" fell behind with no producer surge or other driver in sight"))
         .otherwise(pl.lit(" was anomalous"))
     )
     lead = (pl.col("start") - pl.col("first")).dt.total_minutes()
@@ -475,7 +595,7 @@ def _evidence_expr() -> pl.Expr:
         pl.lit(" "),
         pl.col("entity"),
         pl.lit(" "),
-        pl.when(pl.col("metric") == SILENT_METRIC).then(pl.lit("")).otherwise(pl.col("metric")),
+        pl.when(pl.col("metric").is_in([SILENT_METRIC, INFERRED_METRIC])).then(pl.lit("")).otherwise(pl.col("metric")),
         change,
         pl.lit(" at "),
         pl.col("start").dt.strftime("%H:%M UTC"),
