@@ -78,6 +78,7 @@ ESTIMATORS: list[EstimatorEntry] = [
         {"period": 5, "n_estimators": 20, "seasonal": False, "random_state": 0},
         _STREAMING_FAILURES,
     ),
+    EstimatorEntry("workbench.fidelity.learn:SimulationLearner", {"ar_max_lag": 2, "random_state": 0}),
 ]
 
 

@@ -86,8 +86,9 @@ class SimulationLearner(BaseEstimator):  # type: ignore[misc]
     ----------
     seasonality : {"auto", "none", "daily", "weekly"}
         Seasonal profile to learn (``auto``: weekly with two weeks of data, else daily).
-    transform : {"auto", "identity", "log1p"}
+    value_transform : {"auto", "identity", "log1p"}
         Space of the additive model (``auto``: ``log1p`` for skewed non-negative series).
+        (Not called ``transform``: scikit-learn would take the estimator for a transformer.)
     trend : bool
         Learn (and extrapolate) a linear trend.
     ar_max_lag : int
@@ -118,7 +119,7 @@ class SimulationLearner(BaseEstimator):  # type: ignore[misc]
     def __init__(
         self,
         seasonality: Literal["auto", "none", "daily", "weekly"] = "auto",
-        transform: Literal["auto", "identity", "log1p"] = "auto",
+        value_transform: Literal["auto", "identity", "log1p"] = "auto",
         trend: bool = True,
         ar_max_lag: int = 48,
         burst_threshold: float = 5.0,
@@ -129,7 +130,7 @@ class SimulationLearner(BaseEstimator):  # type: ignore[misc]
         random_state: int | None = None,
     ) -> None:
         self.seasonality = seasonality
-        self.transform = transform
+        self.value_transform = value_transform
         self.trend = trend
         self.ar_max_lag = ar_max_lag
         self.burst_threshold = burst_threshold
@@ -142,8 +143,10 @@ class SimulationLearner(BaseEstimator):  # type: ignore[misc]
     def _check_params(self) -> None:
         if self.seasonality not in ("auto", "none", "daily", "weekly"):
             raise ParameterError("seasonality", allowed="'auto', 'none', 'daily' or 'weekly'", received=self.seasonality)
-        if self.transform not in ("auto", "identity", "log1p"):
-            raise ParameterError("transform", allowed="'auto', 'identity' or 'log1p'", received=self.transform)
+        if self.value_transform not in ("auto", "identity", "log1p"):
+            raise ParameterError(
+                "value_transform", allowed="'auto', 'identity' or 'log1p'", received=self.value_transform
+            )
         if not isinstance(self.ar_max_lag, int | np.integer) or self.ar_max_lag < 1:
             raise ParameterError("ar_max_lag", allowed="an integer >= 1", received=self.ar_max_lag)
         if not self.burst_threshold > 0:
@@ -159,7 +162,7 @@ class SimulationLearner(BaseEstimator):  # type: ignore[misc]
             if not series:
                 raise SchemaError("value", "the frame has no rows to learn from")
         else:
-            arr = validate_data(self, X, ensure_min_samples=16, dtype=np.float64)
+            arr = validate_data(self, X, ensure_min_samples=4, dtype=np.float64)
             t = np.arange(arr.shape[0], dtype=float) * float(self.array_step_s)
             series = [
                 ({"provider": "sqs", "cluster": "array", "level": "queue", "entity": f"column_{j}", "metric": "external_value"}, t, arr[:, j])
@@ -167,7 +170,7 @@ class SimulationLearner(BaseEstimator):  # type: ignore[misc]
             ]
         options = {
             "seasonality": self.seasonality,
-            "transform": self.transform,
+            "transform": self.value_transform,
             "trend": bool(self.trend),
             "ar_max_lag": int(self.ar_max_lag),
             "burst_threshold": float(self.burst_threshold),

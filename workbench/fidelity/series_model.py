@@ -224,7 +224,7 @@ def _fit_ar(z: FloatArray, max_lag: int) -> tuple[FloatArray, float]:
     from statsmodels.tsa.arima_process import arma2ma
 
     max_lag = int(min(max_lag, max(1, z.size // 10)))
-    if float(np.std(z)) == 0.0:
+    if float(np.std(z)) == 0.0 or z.size < 12:
         return np.zeros(0), 1.0
     with warnings.catch_warnings():
         # statsmodels warns about the (absent) date index; the series is already regular.
@@ -302,8 +302,8 @@ def fit_series_model(
     if not np.all(np.isfinite(values)):
         raise ParameterError("values", allowed="finite numbers (quarantine NaN/inf first)", received="non-finite")
     grid, x, step = regular_grid(ts_s, values)
-    if x.size < 16:
-        raise ParameterError("values", allowed="at least 16 samples on the regular grid", received=x.size)
+    if x.size < 4:
+        raise ParameterError("values", allowed="at least 4 samples on the regular grid", received=x.size)
     span = grid[-1] - grid[0] + step
 
     # Generated values stay within the observed range widened by a quarter of it (and
