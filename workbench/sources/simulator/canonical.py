@@ -118,7 +118,9 @@ def kafka_blocks(model: object) -> list[Block]:
     # consumer (group/topic/partition) and group x topic
     consumed_rate = model.consumed / dt  # what consumers fetched (bytes out)
     # what is observable is committed-offset movement (the catalogue's messages_out_per_s)
-    committed_rate = np.diff(model.committed, axis=1, prepend=model.committed[:, :1] - model.consumed[:, :1]) / dt
+    committed_rate = (
+        np.diff(model.committed, axis=1, prepend=model.committed[:, :1] - model.consumed[:, :1]) / dt
+    )
     if model.gp_group.size:
         gp_entities = [
             f"{groups[g].name}/{part_entities[p]}"

@@ -256,6 +256,15 @@ def store_simulation(result: SimulationResult, *, dataset: str | None = None, st
     -------
     workbench.store.AppendResult
         Rows offered, added and already stored (appending the same run twice adds nothing).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from workbench.store import Store
+    >>> store = Store(tempfile.mkdtemp())
+    >>> appended = store_simulation(simulate("memory-alarm", days=0.1, seed=2), store=store)
+    >>> appended.dataset, store.manifest(appended.dataset).seed
+    ('sim-memory-alarm-2', 2)
     """
     from workbench.store import Store
 

@@ -85,7 +85,17 @@ def _partition_weights(skew: float, n: int, rng: np.random.Generator) -> F64:
 def simulate_kafka(
     spec: KafkaClusterSpec, calendar: Calendar, incidents: list[IncidentSpec], rng: np.random.Generator
 ) -> KafkaModel:
-    """Run the Kafka mechanics for one cluster."""
+    """Run the Kafka mechanics for one cluster.
+
+    Examples
+    --------
+    >>> import datetime as dt, numpy as np
+    >>> from workbench.sources.simulator.library import get_scenario
+    >>> cal = Calendar.build(dt.datetime(2026, 1, 5, tzinfo=dt.UTC), steps=120, step_seconds=60)
+    >>> m = simulate_kafka(get_scenario("hot-partition").kafka[0], cal, [], np.random.default_rng(0))
+    >>> bool((m.lag >= 0).all()), bool((m.lag == m.leo[m.gp_partition] - m.committed).all())
+    (True, True)
+    """
     T, dt = calendar.steps, calendar.step_seconds
     topics = spec.topics
     n_brokers = spec.brokers

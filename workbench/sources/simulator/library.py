@@ -97,6 +97,14 @@ def list_scenarios() -> pl.DataFrame:
 
     Invalid files are listed with origin ``invalid`` and the error as description, so a bad
     import never hides the rest of the library.
+
+    Examples
+    --------
+    >>> listing = list_scenarios()
+    >>> listing.columns
+    ['name', 'origin', 'clusters', 'incidents', 'days', 'description']
+    >>> listing.height >= 12
+    True
     """
     rows = []
     files = _files()

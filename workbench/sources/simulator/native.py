@@ -639,6 +639,16 @@ def native_frame(blocks: Sequence[NativeBlock], ts_ms: NDArray[np.int64]) -> pl.
     ``labels`` is a struct with one String field per label name used by any series (null
     where a series lacks the label); ``frame.unnest("labels")`` gives one column per label.
     Absent samples (exporter down, empty queue head) are left out.
+
+    Examples
+    --------
+    >>> from workbench.sources.simulator import simulate
+    >>> r = simulate("hot-partition", days=0.05, seed=1)
+    >>> native = native_frame(r.native_blocks, r.calendar.ts_ms)
+    >>> native.columns
+    ['ts', 'name', 'type', 'exporter', 'labels', 'value']
+    >>> "kafka_consumergroup_lag" in set(native["name"])
+    True
     """
     blocks = [b for b in blocks if b.values.shape[0] > 0]
     names = label_names(blocks)

@@ -83,7 +83,18 @@ class RabbitModel:
 def simulate_rabbit(
     spec: RabbitClusterSpec, calendar: Calendar, incidents: list[IncidentSpec], rng: np.random.Generator
 ) -> RabbitModel:
-    """Run the RabbitMQ mechanics for one cluster."""
+    """Run the RabbitMQ mechanics for one cluster.
+
+    Examples
+    --------
+    >>> import datetime as dt, numpy as np
+    >>> from workbench.sources.simulator.library import get_scenario
+    >>> cal = Calendar.build(dt.datetime(2026, 1, 5, tzinfo=dt.UTC), steps=120, step_seconds=60)
+    >>> m = simulate_rabbit(get_scenario("memory-alarm").rabbitmq[0], cal, [], np.random.default_rng(0))
+    >>> total = m.ready + m.unacked
+    >>> bool((np.diff(total, axis=1) == (m.published + m.dead_lettered_in - m.acked - m.rejected)[:, 1:]).all())
+    True
+    """
     T, dt = calendar.steps, calendar.step_seconds
     queues = spec.queues
     n_q, n_nodes = len(queues), spec.nodes

@@ -71,7 +71,17 @@ def _norm_sf(x: F64) -> F64:
 def simulate_sqs(
     spec: SqsAccountSpec, calendar: Calendar, incidents: list[IncidentSpec], rng: np.random.Generator
 ) -> SqsModel:
-    """Run the SQS mechanics for one account and region."""
+    """Run the SQS mechanics for one account and region.
+
+    Examples
+    --------
+    >>> import datetime as dt, numpy as np
+    >>> from workbench.sources.simulator.library import get_scenario
+    >>> cal = Calendar.build(dt.datetime(2026, 1, 5, tzinfo=dt.UTC), steps=600, step_seconds=60)
+    >>> m = simulate_sqs(get_scenario("poison-message").sqs[0], cal, [], np.random.default_rng(0))
+    >>> bool((m.visible >= 0).all()), m.sent[1].sum()  # the DLQ gets no producer sends
+    (True, np.float64(0.0))
+    """
     T, dt = calendar.steps, calendar.step_seconds
     queues = spec.queues
     n_q = len(queues)
