@@ -34,7 +34,7 @@ import polars as pl
 
 from workbench.analysis.windows import _fixed_us, window_aggregate
 from workbench.errors import ParameterError, SchemaError
-from workbench.mapping.rates import COUNTER_KINDS, counter_to_rate
+from workbench.mapping.rates import COUNTER_KINDS, counter_to_rate, pack_key_expr, series_key_spec
 
 __all__ = ["IncrementalAggregator", "batch_aggregate"]
 
@@ -295,7 +295,7 @@ class IncrementalAggregator:
     def _close(self, window: datetime, frames: list[pl.DataFrame]) -> None:
         keys = self._keys or []
         rows = pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
-        is_counter = pl.col("metric").cast(pl.String).is_in(list(self.counters))
+        is_counter = pl.col("metric").is_in(list(self.counters))
         gauges = rows.filter(is_counter.not_()) if self.counters else rows
         parts = [gauges]
         if self.counters:
@@ -303,9 +303,13 @@ class IncrementalAggregator:
             if not raw.is_empty():
                 raw = raw.select(gauges.columns)
                 with_carry = raw if self._carry is None else pl.concat([self._carry, raw], how="vertical_relaxed")
-                rated = _rates(with_carry, self.counters, keys)
+                packed = _rates_packed(with_carry, self.counters, keys)
+                if packed is not None:
+                    rated, self._carry = packed
+                else:
+                    rated = _rates(with_carry, self.counters, keys)
+                    self._carry = _last_per_series(with_carry, keys, self.counters)
                 parts.append(rated.filter(pl.col("ts") >= window).select(gauges.columns))
-                self._carry = _last_per_series(with_carry, keys, self.counters)
         both = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
         if both.is_empty():
             return
@@ -349,6 +353,40 @@ class IncrementalAggregator:
             "carry_series": self.carry_series,
             "late_rows": self.late_rows,
         }
+
+
+def _rates_packed(
+    frame: pl.DataFrame, counters: Mapping[str, tuple[str, str]], keys: Sequence[str]
+) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """Rates of both kinds and the new carries in one sort of a packed series key.
+
+    Same semantics as :func:`workbench.mapping.rates.counter_to_rate` per kind
+    (offset sentinels dropped, counter resets read as restarts, offset resets
+    dropped); None when the series columns cannot be packed.
+    """
+    offsets = [m for m, (_, k) in counters.items() if k == "offset"]
+    is_offset = pl.col("metric").is_in(offsets)
+    usable = frame.filter(~(is_offset & (pl.col("value") < 0)))
+    spec = series_key_spec(usable, keys) if keys and not usable.is_empty() else None
+    if spec is None:
+        return None
+    work = usable.with_columns(pack_key_expr(spec).alias("_k")).sort("_k", "ts")
+    k, v, t = pl.col("_k"), pl.col("value"), pl.col("ts")
+    delta = v - v.shift(1)
+    increase = pl.when(delta >= 0).then(delta).when(is_offset).then(None).otherwise(v)
+    seconds = (t - t.shift(1)).dt.total_microseconds().cast(pl.Float64) / 1e6
+    rate = pl.when((k != k.shift(1)).fill_null(True) | (seconds <= 0)).then(None).otherwise(increase / seconds)
+    rename = pl.col("metric")
+    for raw_name, (rate_name, _) in counters.items():
+        rename = pl.when(pl.col("metric") == raw_name).then(pl.lit(rate_name)).otherwise(rename.cast(pl.String))
+    rated = (
+        work.with_columns(rate.alias("value"))
+        .filter(pl.col("value").is_not_null())
+        .with_columns(rename.cast(frame.schema["metric"]).alias("metric"))
+        .drop("_k")
+    )
+    carry = work.filter((k != k.shift(-1)).fill_null(True)).drop("_k")
+    return rated, carry
 
 
 def _last_per_series(frame: pl.DataFrame, keys: Sequence[str], counters: Mapping[str, tuple[str, str]]) -> pl.DataFrame:
