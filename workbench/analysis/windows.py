@@ -204,7 +204,8 @@ def window_aggregate(
     -------
     polars.DataFrame or polars.LazyFrame
         ``ts`` (window start), the series columns, ``value`` and the extra
-        stats, sorted by series then time. A ``source`` column, if present,
+        stats, grouped by series in time order (eager frames whose windows
+        each hold one sample of a series keep their input row order). A ``source`` column, if present,
         keeps the first source of the window.
 
     Raises
@@ -323,15 +324,18 @@ def _tumbling_packed(
     work = frame.with_columns(packed.alias("_k"))
     k, t = pl.col("_k"), pl.col("ts")
     in_key_order = work.select((k >= k.shift(1)).fill_null(True).all()).item()
-    if not in_key_order:
-        work = work.sort("_k", maintain_order=True)
+    if in_key_order:
+        one_per_window = bool(work.select((k > k.shift(1)).fill_null(True).all()).item())
+    else:
+        one_per_window = work.get_column("_k").n_unique() == work.height
+        if not one_per_window:
+            work = work.sort("_k", maintain_order=True)
     start_us = ((k % (1 << window_bits)) + lo) * every_us + offset_us
     tu = ts_dtype.time_unit or "us"
     start = pl.from_epoch(start_us, time_unit="us").cast(pl.Datetime(tu))
     if ts_dtype.time_zone is not None:
         start = start.dt.replace_time_zone(ts_dtype.time_zone)
-    one_per_window = bool(work.select((k > k.shift(1)).fill_null(True).all()).item())
-    if one_per_window:
+    if one_per_window:  # rows keep their input order
         v = pl.col("value")
         per_row = {s: (v.is_not_null().cast(pl.UInt32) if s == "n" else v).alias(s) for s in stats}
         source = [pl.col("source")] if "source" in work.columns and "source" not in keys else []
