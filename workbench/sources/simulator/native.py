@@ -598,8 +598,15 @@ def sqs_native_blocks(model: SqsModel) -> list[NativeBlock]:
         "aws_sqs_number_of_empty_receives_sum": period_sum(model.empty_receives),
         "aws_sqs_sent_message_size_average": np.where(model.sent > 0, sizes, np.nan),
     }
+    # CloudWatch reports a queue only while it is active: it holds messages or saw an API
+    # call (send, receive, delete, empty poll) in the last six hours. Idle queues are gaps.
+    busy = (model.visible + model.not_visible + model.sent + model.received + model.empty_receives + model.redrive_in) > 0
+    window = max(1, int(round(6 * 3600 / cal.step_seconds)))
+    recent = np.cumsum(busy, axis=1)
+    recent[:, window:] -= recent[:, :-window].copy()
+    active = recent > 0
     blocks = [
-        NativeBlock(metric, "gauge", "Help is not implemented yet.", labels, values, "yace")
+        NativeBlock(metric, "gauge", "Help is not implemented yet.", labels, np.where(active, values, np.nan), "yace")
         for metric, values in series.items()
     ]
     blocks.append(
