@@ -235,6 +235,7 @@ def main() -> None:
         blocks = wait_compaction(data_dir, settle=5 if args.quick else 20)
         print(f"Prometheus ready at {url}, {blocks} blocks after compaction settled")
 
+        load_before = os.getloadavg()[0]
         ours_best, base_best = float("inf"), float("inf")
         ours_detail: dict[str, float] = {}
         ours_frame = base_frame = None
@@ -257,6 +258,7 @@ def main() -> None:
         b = base_frame.select(*key, "value").sort(key)
         assert a.height == b.height == total, (a.height, b.height, total)
         assert a.equals(b), "workbench and baseline frames differ"
+        load_after = os.getloadavg()[0]
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
@@ -310,6 +312,8 @@ def main() -> None:
             "prometheus": prom_version,
         },
         "quick": args.quick,
+        # other work on the machine slows both paths; the 1-minute load average says how busy it was
+        "load_average_1m": [round(load_before, 1), round(load_after, 1)],
         "protocol": (
             f"{n_series} series x {n_points} points at {STEP}s backfilled with promtool (one file per 2h block); "
             f"same chunks of <= {args.chunk_points} points for both paths; workbench uses {args.workers} parallel "
