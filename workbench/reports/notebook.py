@@ -100,6 +100,7 @@ def setup_notebook() -> None:
     pl.Config.set_tbl_width_chars(160)
     pl.Config.set_tbl_hide_dataframe_shape(True)
     pl.Config.set_tbl_hide_column_data_types(True)
+    pl.Config.set_float_precision(3)
 
 
 def _parse_time(value: dt.datetime | str | None, parameter: str) -> dt.datetime | None:
