@@ -75,7 +75,7 @@ def test_trend_without_cycle_extrapolates() -> None:
 
 def test_parameter_validation() -> None:
     X, y = np.arange(10.0).reshape(-1, 1), np.arange(10.0)
-    for bad in ({"method": "prophet"}, {"coverage": 1.5}, {"period": "monthly"}, {"period": 1}):
+    for bad in ({"method": "prophet"}, {"coverage": 1.5}, {"period": "monthly"}, {"period": 1}, {"trend": "cubic"}, {"scale": "log"}):
         with pytest.raises(ParameterError):
             SeasonalForecaster(**bad).fit(X, y)  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="X\\[:, 0\\]"):
@@ -124,3 +124,16 @@ def test_time_until_lag_recovers() -> None:
         time_until_threshold(fc.drop("upper"), 1.0)
     with pytest.raises(ParameterError, match="metric"):
         forecast_series(backlog_frame([1.0, 2.0]), metric="consumer_lag_messages")
+
+
+def test_forecast_figure_marks_the_crossing() -> None:
+    from workbench.figures.forecast import forecast_figure
+
+    frame = backlog_frame([1000.0 + 50 * i for i in range(60)])
+    fc = forecast_series(frame, metric="consumer_lag_messages", horizon=timedelta(hours=3))
+    hit = time_until_threshold(fc, 5000.0)
+    fig = forecast_figure(fc, crossing=hit, title="lag of billing/orders")
+    assert fig.data[-1].name == "expected crossing" and fig.data[-1].y[0] == 5000.0
+    assert len(fig.data[0].x) == 60  # history only in the observed trace
+    with pytest.raises(ParameterError, match="forecast"):
+        forecast_figure(fc.drop("part"))

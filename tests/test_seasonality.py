@@ -169,3 +169,18 @@ def test_learned_profile_drives_the_simulator() -> None:
     corr = np.corrcoef(learned.table["multiplier"].to_numpy(), again.table["multiplier"].to_numpy())[0, 1]
     assert corr > 0.9
     assert again.base_level == pytest.approx(learned.base_level, rel=0.1)
+
+
+def test_profile_and_decomposition_figures() -> None:
+    from workbench.figures.seasonality import decomposition_figure, profile_band, profile_heatmap
+
+    profile = fit_seasonal_profile(profile_frame(14), "messages_in_per_s")
+    heat = profile_heatmap(profile)
+    assert heat.data[0].z.shape == (7, 24)
+    assert "weekly cycle" in heat.layout.title.text
+    band = profile_band(profile)
+    assert [t.name for t in band.data] == [None, "p10-p90", "mean"]
+    values = weekly_series(3)
+    ts = pl.Series([T0 + timedelta(hours=h) for h in range(values.size)])
+    fig = decomposition_figure(ts, decompose(values, [24, 168]), metric="messages_in_per_s")
+    assert len(fig.data) == 5  # observed, trend, two seasonal parts, residual

@@ -79,6 +79,8 @@ ESTIMATORS: list[EstimatorEntry] = [
         _STREAMING_FAILURES,
     ),
     EstimatorEntry("workbench.fidelity.learn:SimulationLearner", {"ar_max_lag": 2, "random_state": 0}),
+    EstimatorEntry("workbench.analysis.seasonality:SeasonalDecomposer", {}),
+    EstimatorEntry("workbench.analysis.forecast:SeasonalForecaster", {"trend": "none"}),
 ]
 
 

@@ -84,7 +84,7 @@ def _regular_grid(t: FloatArray, y: FloatArray) -> tuple[float, float, FloatArra
 #: The seasonal forecast repeats the mean shape of this many last cycles (less noise than one).
 _SEASONAL_CYCLES = 3
 _TRENDS = ("auto", "damped", "none")
-_TRANSFORMS = ("auto", "none")
+_SCALES = ("auto", "linear")
 
 
 def _mean_last_cycles(component: FloatArray, period: int, cycles: int) -> FloatArray:
@@ -113,7 +113,7 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
     trend : {"auto", "damped", "none"}
         ETS only: "damped" adds a damped additive trend, "none" models the level only,
         "auto" fits level-only, damped and linear-trend models and keeps the lowest AIC.
-    transform : {"auto", "none"}
+    scale : {"auto", "linear"}
         "auto" models ``log1p`` of series that are never negative, so seasonal swings
         and trends scale with the level (queue rates and backlogs behave so); forecasts
         of non-negative series are clipped at 0.
@@ -160,13 +160,13 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         period: str | int = "auto",
         method: str = "ets",
         trend: str = "auto",
-        transform: str = "auto",
+        scale: str = "auto",
         coverage: float = 0.9,
     ) -> None:
         self.period = period
         self.method = method
         self.trend = trend
-        self.transform = transform
+        self.scale = scale
         self.coverage = coverage
 
     def __sklearn_tags__(self) -> Tags:
@@ -178,8 +178,8 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
     def _check_params(self) -> None:
         if self.trend not in _TRENDS:
             raise ParameterError("trend", allowed="one of " + ", ".join(_TRENDS), received=self.trend)
-        if self.transform not in _TRANSFORMS:
-            raise ParameterError("transform", allowed="one of " + ", ".join(_TRANSFORMS), received=self.transform)
+        if self.scale not in _SCALES:
+            raise ParameterError("scale", allowed="one of " + ", ".join(_SCALES), received=self.scale)
         if self.method not in _METHODS:
             raise ParameterError("method", allowed="one of " + ", ".join(_METHODS), received=self.method)
         if not (0.0 < float(self.coverage) < 1.0):
@@ -207,7 +207,7 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.nonnegative_ = bool(values.min() >= 0)
         # Queue rates and backlogs vary multiplicatively (a cycle's swing grows with its level):
         # model log1p of non-negative series, so the additive STL/ETS become multiplicative.
-        self.log_ = bool(self.transform == "auto" and self.nonnegative_ and self.method != "seasonal_naive")
+        self.log_ = bool(self.scale == "auto" and self.nonnegative_ and self.method != "seasonal_naive")
         if self.log_:
             values = np.log1p(values)
         usable = tuple(sorted(p for p in periods if values.size >= 2 * p))
@@ -351,14 +351,14 @@ def default_forecaster(metric: str | None = None, *, coverage: float = 0.9) -> S
     """The forecaster the workbench uses for a metric.
 
     Backlogs (lag, depth, age) drain and grow linearly, so they are modelled as they
-    are; rates and everything else on a log scale (``transform="auto"``).
+    are (``scale="linear"``); rates and everything else on a log scale (``scale="auto"``).
 
     Examples
     --------
-    >>> default_forecaster("consumer_lag_messages").transform, default_forecaster("messages_in_per_s").transform
-    ('none', 'auto')
+    >>> default_forecaster("consumer_lag_messages").scale, default_forecaster("messages_in_per_s").scale
+    ('linear', 'auto')
     """
-    return SeasonalForecaster(transform="none" if metric in ADDITIVE_METRICS else "auto", coverage=coverage)
+    return SeasonalForecaster(scale="linear" if metric in ADDITIVE_METRICS else "auto", coverage=coverage)
 
 
 def mase(actual: npt.ArrayLike, predicted: npt.ArrayLike, history: npt.ArrayLike, period: int = 1) -> float:
