@@ -138,7 +138,7 @@ def pandas_input(raw: pl.DataFrame) -> pd.DataFrame:
 def _pd_rates(df: pd.DataFrame, kind: str) -> pd.DataFrame:
     if kind == "offset":
         df = df[df["value"] >= 0]
-    df = df.sort_values(KEYS + ["ts"])
+    df = df.sort_values([*KEYS, "ts"])
     g = df.groupby(KEYS, observed=True, sort=False)
     dv = g["value"].diff()
     dt = g["ts"].diff().dt.total_seconds()
@@ -150,7 +150,7 @@ def _pd_rates(df: pd.DataFrame, kind: str) -> pd.DataFrame:
 def _pd_window(df: pd.DataFrame, freq: str, stats: list[str]) -> pd.DataFrame:
     is_rate = df["metric"].astype(str).str.endswith("_per_s")
     keyed = df.assign(window=df["ts"].dt.floor(freq))
-    g = keyed.sort_values("ts").groupby(KEYS + ["window"], observed=True)["value"]
+    g = keyed.sort_values("ts").groupby([*KEYS, "window"], observed=True)["value"]
     out = g.agg(["mean", "last", *stats]).reset_index()
     rate = out["metric"].astype(str).str.endswith("_per_s")
     out["value"] = np.where(rate, out["mean"], out["last"])
@@ -270,7 +270,7 @@ def main() -> None:
     n_partitions, minutes = (40, 1440) if args.quick else (400, 7 * 1440)
     if args.days is not None:
         minutes = int(args.days * 1440)
-    repeats = args.repeats or (3 if args.quick else 3)
+    repeats = args.repeats or 3
 
     raw = make_input(n_partitions, minutes)
     rows = raw.height

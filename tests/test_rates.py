@@ -158,5 +158,5 @@ def test_categorical_packed_path_equals_string_path(kind: str) -> None:
     by = ["cluster", "series"]
     plain = counter_to_rate(frame, by=by, kind=kind)  # type: ignore[arg-type]
     packed = counter_to_rate(frame.with_columns(pl.col(by).cast(pl.Categorical)), by=by, kind=kind)  # type: ignore[arg-type]
-    packed = packed.with_columns(pl.col(by).cast(pl.String)).sort(by + ["ts"])
-    assert plain.sort(by + ["ts"]).equals(packed)
+    packed = packed.with_columns(pl.col(by).cast(pl.String)).sort([*by, "ts"])
+    assert plain.sort([*by, "ts"]).equals(packed)

@@ -28,7 +28,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -231,8 +231,7 @@ class IncrementalAggregator:
         text = [k for k in self._keys or [] if tick.schema[k] == pl.String]
         if text:
             tick = tick.with_columns(pl.col(text).cast(pl.Categorical))
-        ts = tick.get_column("ts")
-        lo, hi = ts.min(), ts.max()
+        hi = cast(datetime, tick.get_column("ts").max())
         first_window = tick.select(self._window_of(pl.col("ts")).min()).item()
         single = first_window == tick.select(self._window_of(pl.col("ts")).max()).item()
         if single:
@@ -249,7 +248,6 @@ class IncrementalAggregator:
                     self._pending.setdefault(window, []).append(part)
             mark = self._watermarks.get(writer)
             self._watermarks[writer] = hi if mark is None or hi > mark else mark
-        del lo
         return self._close_ready()
 
     def _record_late(self, part: pl.DataFrame) -> None:

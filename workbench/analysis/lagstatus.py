@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import polars as pl
 
@@ -617,8 +617,11 @@ def consumer_status_frame(
         partitions). Empty when the offsets are not in the frame.
     """
     data = frame.lazy()
-    offsets = data.filter(pl.col("metric").cast(pl.String).is_in(["committed_offset", "log_end_offset"]))
-    offsets = offsets.with_columns(pl.col("metric", "entity", "cluster").cast(pl.String)).collect()
+    offsets = (
+        data.filter(pl.col("metric").cast(pl.String).is_in(["committed_offset", "log_end_offset"]))
+        .with_columns(pl.col("metric", "entity", "cluster").cast(pl.String))
+        .collect()
+    )
     empty = pl.DataFrame(
         schema={"ts": pl.Datetime("ms", "UTC"), "provider": pl.String, "cluster": pl.String, "level": pl.String,
                 "entity": pl.String, "metric": pl.String, "value": pl.Float64, "source": pl.String}

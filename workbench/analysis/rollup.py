@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import cast
 
 import polars as pl
 
@@ -52,6 +53,7 @@ def _parents(entities: pl.Series, to: str) -> pl.Series:
     e = entities.cast(pl.String)
     slashes = e.str.count_matches("/")
     frame = pl.DataFrame({"e": e, "s": slashes})
+    expr: pl.Expr
     if to == "topic":
         expr = pl.when(pl.col("s") == 1).then(pl.col("e").str.replace(r"/[^/]*$", ""))
     elif to == "consumer_group":
@@ -71,7 +73,7 @@ def _attach_parent(frame: pl.DataFrame, to: str, child_level: str) -> pl.DataFra
     if isinstance(dtype, (pl.Categorical, pl.Enum)):
         # Look the parent up by the child's physical code: a gather, not a join.
         codes = distinct.to_physical().cast(pl.Int64)
-        size = int(codes.max() or 0) + 1
+        size = int(cast(int, codes.max() or 0)) + 1
         table = pl.Series("parent", [None] * size, dtype=pl.String).scatter(codes, parents)
         parent = table.cast(pl.Categorical).gather(children.get_column("entity").to_physical())
         children = children.with_columns(parent.alias("parent"))

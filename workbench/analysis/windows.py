@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import polars as pl
 
@@ -94,7 +94,7 @@ def _stat_expr(stat: str, value: pl.Expr) -> pl.Expr:
     if stat in ("first", "last"):
         return _by_time(value, stat).alias(stat)
     if stat in ("min", "max", "mean", "sum"):
-        return getattr(value, stat)().alias(stat)
+        return cast(pl.Expr, getattr(value, stat)()).alias(stat)
     if stat in ("p50", "p95", "p99"):
         return value.quantile(int(stat[1:]) / 100, interpolation="linear").alias(stat)
     raise ParameterError("stats", allowed=f"names from {STATS}", received=stat)
@@ -240,7 +240,7 @@ def window_aggregate(
             raise ParameterError("stats", allowed=f"names from {STATS}", received=s)
     if aggregate is not None and aggregate not in ("mean", "last", "max", "min", "sum", "first"):
         raise ParameterError("aggregate", allowed="mean, last, max, min, sum or first", received=aggregate)
-    keys = _series_keys(frame, by)
+    keys: list[str] = _series_keys(frame, by)
     if aggregate is None and "metric" not in keys:
         raise SchemaError("metric", "needed to choose each metric's aggregate (or pass aggregate=...)")
     names = frame.collect_schema().names()
@@ -254,7 +254,7 @@ def window_aggregate(
             out_fast, done = fast
             if not done:
                 out_fast = _choose_primary(out_fast, aggregate)
-            first = ["ts", *keys]
+            first: list[str] = ["ts", *keys]
             return out_fast.select(*first, "value", pl.exclude([*first, "value"]))
     aggs = _candidates(aggregate, sorted_in_time=False) + extra
     if tumbling:
@@ -271,8 +271,8 @@ def window_aggregate(
             .agg(aggs)
         )
     out = _choose_primary(out, aggregate)
-    first = ["ts", *keys]
-    return out.sort([*keys, "ts"]).select(*first, "value", pl.exclude([*first, "value"]))
+    first2: list[str] = ["ts", *keys]
+    return out.sort([*keys, "ts"]).select(*first2, "value", pl.exclude([*first2, "value"]))
 
 
 _FIXED_US = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6, "m": 60e6, "h": 3600e6, "d": 86400e6}
@@ -361,7 +361,8 @@ def _by_time(value: pl.Expr, which: str) -> pl.Expr:
     # The value at the earliest/latest timestamp: correct on unsorted input,
     # and cheaper than sorting each group.
     ts = pl.col("ts")
-    return value.get(ts.arg_max() if which == "last" else ts.arg_min())
+    picked: pl.Expr = value.get(ts.arg_max() if which == "last" else ts.arg_min())
+    return picked
 
 
 def sliding_window(
@@ -402,7 +403,7 @@ def sliding_window(
     """
     _check_duration("period", period)
     names = frame.collect_schema().names()
-    keys = list(by) if by is not None else [c for c in _SERIES if c in names]
+    keys: list[str] = list(by) if by is not None else [c for c in _SERIES if c in names]
     for col in ("ts", "value", *keys):
         if col not in names:
             raise SchemaError(col, f"sliding_window needs column {col!r}; frame has {names}")

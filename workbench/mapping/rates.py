@@ -50,9 +50,9 @@ __all__ = [
     "CounterKind",
     "counter_to_rate",
     "increase_expr",
+    "pack_key_expr",
     "prometheus_rate",
     "rate_expr",
-    "pack_key_expr",
     "series_key_spec",
     "series_start_expr",
     "unpack_key_exprs",
@@ -387,7 +387,7 @@ def prometheus_rate(
     frame: FrameT,
     *,
     by: Sequence[str],
-    range: str | timedelta,  # noqa: A002 -- the PromQL word
+    range: str | timedelta,
     step: str | timedelta | None = None,
     ts: str = "ts",
     value: str = "value",
@@ -483,7 +483,10 @@ def prometheus_rate(
         pl.col("_corrected").last().alias("_c1"),
         pl.col("_raw").first().alias("_v0"),
     )
-    secs = lambda e: e.dt.total_microseconds().cast(pl.Float64) / 1e6  # noqa: E731
+
+    def secs(e: pl.Expr) -> pl.Expr:
+        return e.dt.total_microseconds().cast(pl.Float64) / 1e6
+
     window_start = pl.col(ts) - pl.lit(rng)
     sampled = secs(pl.col("_t1") - pl.col("_t0"))
     avg = sampled / (pl.col("_n") - 1)
