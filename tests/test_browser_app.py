@@ -196,8 +196,15 @@ def test_a_shared_url_restores_the_view(server: LiveServer, browser: webdriver.C
     # untick consumer_lag_seconds; the URL follows
     box = browser.find_element(By.CSS_SELECTOR, "#en-metrics input[value='consumer_lag_seconds']")
     click(browser, box)
-    deadline = time.time() + 10
-    while "metrics=" not in browser.current_url and time.time() < deadline:
+    deadline = time.time() + 20
+
+    def panel_titles(driver: webdriver.Chrome) -> list[str]:
+        return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#en-panels .annotation-text")
+                if e.text.startswith("consumer_lag")]
+
+    # the URL follows and the page re-renders from it with one panel left
+    while (("metrics=" not in browser.current_url or len(panel_titles(browser)) != 1)
+           and time.time() < deadline):
         time.sleep(0.1)
     wait_rendered(browser, graphs=1)
     start = browser.find_element(By.ID, "en-start")

@@ -149,10 +149,14 @@ class Services:
         """Canonical rows of one entity (``ts, metric, value``), time-sorted."""
 
         def compute() -> pl.DataFrame:
+            # Plain equality predicates (no cast) let Parquet row-group statistics prune.
+            predicates = [pl.col("cluster") == key.cluster, pl.col("level") == key.level,
+                          pl.col("entity") == key.entity]
+            if metrics:
+                predicates.append(pl.col("metric").is_in(metrics))
             return (
-                self.store.scan(dataset, start=start, end=end, provider=key.provider,
-                                cluster=key.cluster, level=key.level, entity=key.entity,
-                                metric=metrics, _end_inclusive=True)
+                self.store.scan(dataset, start=start, end=end, provider=key.provider, _end_inclusive=True)
+                .filter(*predicates)
                 .select("ts", pl.col("metric").cast(pl.String), "value")
                 .sort("metric", "ts")
                 .collect()

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 from dash import dcc, html
 
-__all__ = ["GRAPH_CONFIG", "dataset_options", "graph", "not_available", "table"]
+__all__ = ["GRAPH_CONFIG", "dataset_options", "graph", "not_available", "table", "unchanged"]
 
 GRAPH_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
                                 "modeBarButtonsToRemove": ["sendDataToCloud"]}
@@ -55,3 +55,26 @@ def table(frame: pl.DataFrame, *, links: dict[str, str] | None = None, max_rows:
         rows.append(html.Tr(cells))
     return dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, hover=True,
                      responsive=True, className="small")
+
+
+
+def unchanged(initial: dict[str, Any] | None, **values: Any) -> bool:
+    """Whether control values equal those the page was built with.
+
+    Dash calls a control's callback when the page inserts the control, with every input
+    marked as triggered; comparing with the values the layout was built from tells that
+    call apart from a user's change (which must update the URL).
+
+    Examples
+    --------
+    >>> unchanged({"dataset": "d", "levels": []}, dataset="d", levels=None)
+    True
+    >>> unchanged({"dataset": "d"}, dataset="e")
+    False
+    """
+    initial = initial or {}
+
+    def norm(value: Any) -> Any:
+        return value or None
+
+    return all(norm(initial.get(k)) == norm(v) for k, v in values.items())

@@ -16,7 +16,7 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 
 import workbench.annotations as notes
 from workbench.app.context import AppContext
-from workbench.app.pages.common import graph, not_available, table
+from workbench.app.pages.common import graph, not_available, table, unchanged
 from workbench.app.services import EntityKey, Unavailable
 from workbench.app.templates import ViewTemplate, choose_template
 from workbench.app.urls import entity_href, parse_query, parse_time, split_list, with_query
@@ -88,6 +88,8 @@ def layout(ctx: AppContext, query: dict[str, str]) -> Any:
     lo, hi = ctx.services.time_range(req.dataset)
     return dbc.Container([
         dcc.Store(id="en-query", data=with_query("", **query)),
+        dcc.Store(id="en-initial", data={"metrics": chosen, "start": query.get("start", ""),
+                                         "end": query.get("end", "")}),
         dcc.Store(id="en-version", data=0),
         breadcrumbs(ctx, req),
         html.H2([html.Span(req.key.entity, id="en-title"), " ",
@@ -290,10 +292,12 @@ def register(app: Dash, ctx: AppContext) -> None:
     @app.callback(
         Output("url", "search", allow_duplicate=True),
         Input("en-metrics", "value"), Input("en-start", "value"), Input("en-end", "value"),
-        State("en-query", "data"), prevent_initial_call=True,
+        State("en-query", "data"), State("en-initial", "data"), prevent_initial_call=True,
     )
     @ctx.timed("entity_controls")
-    def _controls(metrics: list[str], start: str, end: str, search: str) -> str:
+    def _controls(metrics: list[str], start: str, end: str, search: str, initial: dict[str, Any]) -> Any:
+        if unchanged(initial, metrics=metrics, start=(start or "").strip(), end=(end or "").strip()):
+            return no_update
         return sync_search(metrics, start, end, search)
 
     @app.callback(
@@ -301,7 +305,9 @@ def register(app: Dash, ctx: AppContext) -> None:
         Input("en-version", "data"), State("en-query", "data"), prevent_initial_call=True,
     )
     @ctx.timed("entity_view")
-    def _body(_version: int, search: str) -> list[Any]:
+    def _body(version: int, search: str) -> Any:
+        if not version:  # inserted with the page, whose body is already built
+            return no_update
         return build_entity_view(ctx, search)
 
     @app.callback(Output("en-analysis", "children"), Input("en-query", "data"))
@@ -316,6 +322,8 @@ def register(app: Dash, ctx: AppContext) -> None:
         State("en-query", "data"), State("en-version", "data"), prevent_initial_call=True,
     )
     @ctx.timed("entity_add_note")
-    def _add(_n: int, start: str, end: str, text: str, search: str, version: int) -> tuple[Any, Any]:
+    def _add(n: int | None, start: str, end: str, text: str, search: str, version: int) -> tuple[Any, Any]:
+        if n is None:
+            return no_update, no_update
         message, stored = add_note(ctx, search, start, end, text)
         return message, (version or 0) + 1 if stored else no_update

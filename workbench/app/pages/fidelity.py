@@ -8,10 +8,10 @@ from typing import Any
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 import polars as pl
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from workbench.app.context import AppContext
-from workbench.app.pages.common import dataset_options, graph, not_available, table
+from workbench.app.pages.common import dataset_options, graph, not_available, table, unchanged
 from workbench.app.services import EntityKey, Unavailable
 from workbench.app.urls import with_query
 from workbench.errors import WorkbenchError
@@ -33,6 +33,7 @@ def layout(ctx: AppContext, query: dict[str, str]) -> Any:
     real = query.get("real") if query.get("real") in names else (names[0] if names else None)
     sim = query.get("sim") if query.get("sim") in names else (names[-1] if names else None)
     return dbc.Container([
+        dcc.Store(id="fi-initial", data={"real": real, "sim": sim, "metric": query.get("metric", "")}),
         html.H2(TITLE, className="mt-2"),
         dbc.Row([
             dbc.Col([dbc.Label("Real dataset"), dcc.Dropdown(id="fi-real", options=options, value=real)], md=5),
@@ -109,8 +110,10 @@ def register(app: Dash, ctx: AppContext) -> None:
     @app.callback(
         Output("url", "search", allow_duplicate=True),
         Input("fi-real", "value"), Input("fi-sim", "value"), Input("fi-metric", "value"),
-        prevent_initial_call=True,
+        State("fi-initial", "data"), prevent_initial_call=True,
     )
     @ctx.timed("fidelity_controls")
-    def _controls(real: str | None, sim: str | None, metric: str | None) -> str:
+    def _controls(real: str | None, sim: str | None, metric: str | None, initial: dict[str, Any]) -> Any:
+        if unchanged(initial, real=real, sim=sim, metric=metric):
+            return no_update
         return with_query("", real=real, sim=sim, metric=metric or None)

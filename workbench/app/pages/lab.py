@@ -131,7 +131,9 @@ def register(app: Dash, ctx: AppContext) -> None:
         prevent_initial_call=True,
     )
     @ctx.timed("lab_action")
-    def _action(*args: Any) -> str:
+    def _action(*args: Any) -> Any:
+        if all(n is None for n in args[:5]):  # the page inserted the buttons; nobody clicked
+            return no_update
         return lab_action(ctx, dash_ctx.triggered_id, *args[5:])
 
     @app.callback(
@@ -148,7 +150,9 @@ def register(app: Dash, ctx: AppContext) -> None:
         Input("lab-export", "n_clicks"), State("lab-scenario", "value"), prevent_initial_call=True,
     )
     @ctx.timed("lab_export")
-    def _export(_n: int, scenario: str | None) -> tuple[Any, Any]:
+    def _export(n: int | None, scenario: str | None) -> tuple[Any, Any]:
+        if n is None:
+            return no_update, no_update
         try:
             text = ctx.lab.export_scenario(scenario or "")
         except (Unavailable, WorkbenchError) as err:

@@ -14,7 +14,7 @@ import polars as pl
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from workbench.app.context import AppContext
-from workbench.app.pages.common import dataset_options, graph, not_available, table
+from workbench.app.pages.common import dataset_options, graph, not_available, table, unchanged
 from workbench.app.services import Unavailable
 from workbench.app.urls import entity_href, split_list, with_query
 from workbench.errors import WorkbenchError
@@ -28,6 +28,9 @@ PATH = "/"
 TITLE = "Fleet overview"
 LEVEL_CHOICES = ["cluster", "broker", "node", "topic", "partition", "queue", "consumer_group"]
 TOP_FINDINGS = 15
+#: Time columns of the overview heatmap (7 days -> 1-hour cells, 1 day -> 10-minute cells);
+#: finer detail is one click away in the drill-down.
+HEATMAP_COLUMNS = 200
 
 
 def layout(ctx: AppContext, query: dict[str, str]) -> Any:
@@ -44,6 +47,7 @@ def layout(ctx: AppContext, query: dict[str, str]) -> Any:
     view = build_overview(ctx, dataset, levels)
     return dbc.Container([
         dcc.Store(id="ov-rowkeys", data=view["rowkeys"]),
+        dcc.Store(id="ov-initial", data={"dataset": dataset, "levels": levels}),
         html.H2(TITLE, className="mt-2"),
         dbc.Row([
             dbc.Col([dbc.Label("Dataset", html_for="ov-dataset"),
@@ -98,7 +102,7 @@ def build_overview(ctx: AppContext, dataset: str, levels: list[str] | None) -> d
             health = health.filter(pl.col("level").cast(pl.String).is_in(levels))
         frame = health
         labels, times, matrix, keys = ctx.services.cached(
-            "overview_heatmap", dataset, tuple(levels), lambda: heatmap_matrix(frame))
+            "overview_heatmap", dataset, tuple(levels), lambda: heatmap_matrix(frame, max_columns=HEATMAP_COLUMNS))
         fig = heatmap_figure(labels, times, matrix)
         provider_of = dict(zip(
             index.select(pl.concat_str(["cluster", "level", "entity"], separator="\x1f")).to_series().to_list(),
@@ -182,10 +186,13 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     @app.callback(
         Output("url", "search", allow_duplicate=True),
-        Input("ov-dataset", "value"), Input("ov-levels", "value"), prevent_initial_call=True,
+        Input("ov-dataset", "value"), Input("ov-levels", "value"), State("ov-initial", "data"),
+        prevent_initial_call=True,
     )
     @ctx.timed("overview_controls")
-    def _controls(dataset: str, levels: list[str] | None) -> str:
+    def _controls(dataset: str, levels: list[str] | None, initial: dict[str, Any]) -> Any:
+        if unchanged(initial, dataset=dataset, levels=levels):
+            return no_update
         return with_query("", dataset=dataset, levels=",".join(levels or []) or None)
 
     @app.callback(
