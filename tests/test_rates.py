@@ -160,3 +160,35 @@ def test_categorical_packed_path_equals_string_path(kind: str) -> None:
     packed = counter_to_rate(frame.with_columns(pl.col(by).cast(pl.Categorical)), by=by, kind=kind)  # type: ignore[arg-type]
     packed = packed.with_columns(pl.col(by).cast(pl.String)).sort([*by, "ts"])
     assert plain.sort([*by, "ts"]).equals(packed)
+
+
+@pytest.mark.services
+def test_prometheus_rate_equals_a_real_prometheus(prometheus_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Backfill a counter with a reset into a real Prometheus; its rate() equals ours."""
+    import requests
+
+    now = int(datetime.now(UTC).timestamp())
+    start = (now - 3 * 3600) // 3600 * 3600 + 7.5  # off the evaluation grid: no boundary ties
+    rng = np.random.default_rng(3)
+    n = 120
+    ts_s = start + np.arange(n) * 15.0
+    vals = rng.poisson(40, n).astype(float).cumsum()
+    vals[70:] -= vals[69] - 3.0  # a restart
+    lines = ["# HELP wb_test A test counter.", "# TYPE wb_test counter"]
+    lines += [f'wb_test_total{{series="a"}} {v} {t:.3f}' for t, v in zip(ts_s, vals, strict=True)]
+    path = tmp_path / "counter.om"
+    path.write_text("\n".join([*lines, "# EOF", ""]))
+    prom = prometheus_factory([], backfill=[path])
+    frame = pl.DataFrame(
+        {"ts": (ts_s * 1000).astype("int64").astype("datetime64[ms]"), "series": "a", "value": vals}
+    ).with_columns(pl.col("ts").dt.replace_time_zone("UTC"))
+    ours = prometheus_rate(frame, by=["series"], range="2m", step="1m")
+    checked = 0
+    for t, value in ours.select("ts", "value").iter_rows():
+        params = {"query": "rate(wb_test_total[2m])", "time": t.timestamp()}
+        answer = requests.get(f"{prom.url}/api/v1/query", params=params, timeout=30).json()
+        result = answer["data"]["result"]
+        assert result, (t, answer)
+        assert float(result[0]["value"][1]) == pytest.approx(value, rel=1e-9)
+        checked += 1
+    assert checked >= 25
