@@ -475,3 +475,31 @@ def test_long_commit_intervals_make_a_sawtooth_lag() -> None:
     assert moves.sum(axis=1).max() <= m.committed.shape[1] // 5 + 1
     assert np.all(m.lag >= 0)
     np.testing.assert_array_equal(m.lag, m.leo[m.gp_partition] - m.committed)
+
+
+def test_incident_magnitude_defaults_per_kind_and_round_trips() -> None:
+    from workbench.sources.simulator.spec import (
+        DEFAULT_MAGNITUDE,
+        IncidentSpec,
+        scenario_from_yaml,
+        scenario_to_yaml,
+    )
+
+    slow = IncidentSpec(kind="slow_consumer", cluster="c", target="g", start="1h", duration="1h")
+    assert slow.magnitude == DEFAULT_MAGNITUDE["slow_consumer"] < 1
+    spec = ScenarioSpec.model_validate(
+        {
+            **{k: v for k, v in SQS_SPEC.items() if k != "incidents"},
+            "incidents": [
+                {
+                    "kind": "slow_consumer",
+                    "cluster": "aws-210987654321-us-east-1",
+                    "target": "plain",
+                    "start": "1h",
+                    "duration": "1h",
+                    "magnitude": 1.0,
+                }
+            ],
+        }
+    )
+    assert scenario_from_yaml(scenario_to_yaml(spec)) == spec

@@ -45,7 +45,7 @@ from workbench.sources.simulator.engine import SimulationResult, canonical_block
 from workbench.sources.simulator.library import get_scenario
 from workbench.sources.simulator.native import collect_families
 from workbench.sources.simulator.openmetrics import write_openmetrics
-from workbench.sources.simulator.spec import IncidentSpec, ScenarioSpec, parse_duration
+from workbench.sources.simulator.spec import DEFAULT_MAGNITUDE, IncidentSpec, ScenarioSpec, parse_duration
 
 __all__ = ["DEFAULT_MAGNITUDE", "LiveFleet", "LiveRun", "Tick", "live_run", "parse_address", "resolve_target"]
 
@@ -248,22 +248,6 @@ class LiveFleet:
                 if have == wanted:
                     return float(block.values[row, index])
         raise KeyError(f"no series {name}{labels}")
-
-
-#: Magnitude used when an incident is injected without one (see IncidentSpec.magnitude).
-DEFAULT_MAGNITUDE: dict[str, float] = {
-    "slow_consumer": 0.3,
-    "consumer_crash": 1.0,
-    "rebalance_storm": 30.0,
-    "broker_failure": 1.0,
-    "hot_partition": 0.6,
-    "poison_message": 0.3,
-    "visibility_timeout_short": 2.0,
-    "memory_alarm": 1.2,
-    "disk_alarm": 2.0,
-    "rolling_restart": 3.0,
-    "load_spike": 3.0,
-}
 
 
 class LiveRun:

@@ -600,13 +600,22 @@ def sqs_native_blocks(model: SqsModel) -> list[NativeBlock]:
     }
     # CloudWatch reports a queue only while it is active: it holds messages or saw an API
     # call (send, receive, delete, empty poll) in the last six hours. Idle queues are gaps.
-    busy = (model.visible + model.not_visible + model.sent + model.received + model.empty_receives + model.redrive_in) > 0
+    busy = (
+        model.visible
+        + model.not_visible
+        + model.sent
+        + model.received
+        + model.empty_receives
+        + model.redrive_in
+    ) > 0
     window = max(1, round(6 * 3600 / cal.step_seconds))
     recent = np.cumsum(busy.astype(np.int64), axis=1)
     recent[:, window:] -= recent[:, :-window].copy()
     active = recent > 0
     blocks = [
-        NativeBlock(metric, "gauge", "Help is not implemented yet.", labels, np.where(active, values, np.nan), "yace")
+        NativeBlock(
+            metric, "gauge", "Help is not implemented yet.", labels, np.where(active, values, np.nan), "yace"
+        )
         for metric, values in series.items()
     ]
     blocks.append(

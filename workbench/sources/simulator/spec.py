@@ -456,6 +456,22 @@ INCIDENT_TARGETS: dict[str, str] = {
 }
 
 
+#: Magnitude an incident gets when its spec leaves it out.
+DEFAULT_MAGNITUDE: dict[str, float] = {
+    "slow_consumer": 0.3,
+    "consumer_crash": 1.0,
+    "rebalance_storm": 30.0,
+    "broker_failure": 1.0,
+    "hot_partition": 0.6,
+    "poison_message": 0.3,
+    "visibility_timeout_short": 2.0,
+    "memory_alarm": 1.2,
+    "disk_alarm": 2.0,
+    "rolling_restart": 3.0,
+    "load_spike": 3.0,
+}
+
+
 class IncidentSpec(_Model):
     """One injected incident: what, where, when, how strong.
 
@@ -478,6 +494,7 @@ class IncidentSpec(_Model):
         ``rebalance_storm``, traffic share of the hot partition, poison/failure ratio,
         processing-time multiple of the visibility timeout, memory/disk overshoot factor,
         minutes per node for ``rolling_restart``, load multiplier for ``load_spike``.
+        Left out, it takes the kind's entry in ``DEFAULT_MAGNITUDE``.
     description : str
     """
 
@@ -489,6 +506,14 @@ class IncidentSpec(_Model):
     severity: Literal["info", "warning", "critical"] = "warning"
     magnitude: float = Field(1.0, ge=0)
     description: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_magnitude(cls, data: Any) -> Any:
+        # a kind-specific default: 1.0 would mean "no effect" for a slow consumer or a spike
+        if isinstance(data, dict) and data.get("magnitude") is None and data.get("kind") in DEFAULT_MAGNITUDE:
+            data = {**data, "magnitude": DEFAULT_MAGNITUDE[data["kind"]]}
+        return data
 
 
 class ScenarioSpec(_Model):
@@ -588,6 +613,9 @@ def scenario_to_yaml(spec: ScenarioSpec) -> str:
     True
     """
     data = spec.model_dump(mode="python", exclude_defaults=True)
+    # magnitudes are written out: a left-out one would read back as the kind's default
+    for incident, written in zip(spec.incidents, data.get("incidents", []), strict=True):
+        written["magnitude"] = incident.magnitude
     return yaml.safe_dump(_yaml_ready(data), sort_keys=False, allow_unicode=True)
 
 
