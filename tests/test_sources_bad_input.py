@@ -246,9 +246,11 @@ def test_503_then_recovery_is_retried_and_succeeds() -> None:
 
 
 def test_503_forever_ends_in_a_clear_error_after_the_retries() -> None:
-    with StubPrometheus([(503, b"overloaded")]) as stub:
-        with pytest.raises(SourceError, match="HTTP 503 after retries") as info:
-            _pull(_source(stub.url, retries=2))
+    with (
+        StubPrometheus([(503, b"overloaded")]) as stub,
+        pytest.raises(SourceError, match="HTTP 503 after retries") as info,
+    ):
+        _pull(_source(stub.url, retries=2))
     assert stub.requests == 3
     assert info.value.query == "rabbitmq_queue_messages_ready"
 
@@ -265,17 +267,18 @@ def test_a_hanging_server_times_out_instead_of_hanging() -> None:
 
 def test_422_is_not_retried_and_shows_prometheus_message_and_the_promql() -> None:
     body = (BAD / "prom_error_422.json").read_bytes()
-    with StubPrometheus([(422, body)]) as stub:
-        with pytest.raises(SourceError, match="too many samples") as info:
-            _pull(_source(stub.url), "sum(rate(x[5m]))")
+    with StubPrometheus([(422, body)]) as stub, pytest.raises(SourceError, match="too many samples") as info:
+        _pull(_source(stub.url), "sum(rate(x[5m]))")
     assert stub.requests == 1
     assert "sum(rate(x[5m]))" in str(info.value)
 
 
 def test_truncated_json_is_a_clear_error() -> None:
-    with StubPrometheus([(200, (BAD / "prom_truncated.json").read_bytes())]) as stub:
-        with pytest.raises(SourceError, match="not valid JSON"):
-            _pull(_source(stub.url))
+    with (
+        StubPrometheus([(200, (BAD / "prom_truncated.json").read_bytes())]) as stub,
+        pytest.raises(SourceError, match="not valid JSON"),
+    ):
+        _pull(_source(stub.url))
 
 
 def test_wrong_types_in_an_answer_are_rejected_or_quarantined() -> None:
@@ -296,9 +299,11 @@ def test_wrong_types_in_an_answer_are_rejected_or_quarantined() -> None:
 
 
 def test_a_vector_where_a_matrix_is_expected_is_a_clear_error() -> None:
-    with StubPrometheus([(200, (BAD / "prom_not_matrix.json").read_bytes())]) as stub:
-        with pytest.raises(SourceError, match="expected a range vector"):
-            _pull(_source(stub.url))
+    with (
+        StubPrometheus([(200, (BAD / "prom_not_matrix.json").read_bytes())]) as stub,
+        pytest.raises(SourceError, match="expected a range vector"),
+    ):
+        _pull(_source(stub.url))
 
 
 def test_unreachable_server_is_a_clear_error() -> None:
@@ -347,3 +352,16 @@ def test_auth_from_environment_and_tls_settings(tmp_path: Path) -> None:
     assert insecure.session.verify is False
     with pytest.raises(SourceError, match="CA bundle"):
         PrometheusSource("https://x:1", auth=PrometheusAuth(ca_bundle=str(tmp_path / "missing.pem")))
+
+
+def test_native_histogram_series_are_reported_not_dropped_silently() -> None:
+    body = (
+        b'{"status":"success","data":{"resultType":"matrix","result":['
+        b'{"metric":{"__name__":"rabbitmq_queue_messages_ready","vhost":"/","queue":"a"},"values":[[1764115200,"4"]]},'
+        b'{"metric":{"__name__":"request_seconds"},"histograms":[[1764115200,{"count":"3","sum":"1.5","buckets":[]}]]}'
+        b"]}}"
+    )
+    with StubPrometheus([(200, body)]) as stub:
+        samples = _pull(_source(stub.url))
+    assert samples.points["value"].to_list() == [4.0]
+    assert samples.rejected["reason"].to_list() == ["1 native histogram samples: not supported, not mapped"]

@@ -616,7 +616,7 @@ def _parse_matrix_fast(body: bytes, *, query: str, name: str | None) -> _Parsed 
     would be escaped). Anything unexpected (native histograms, odd values, counts that
     do not add up) returns None and the caller uses the orjson path.
     """
-    if not body.startswith(_MATRIX_HEAD):
+    if not body.startswith(_MATRIX_HEAD) or b'"histograms":' in body:
         return None
     expected = body.count(_METRIC_KEY)
     labels: list[dict[str, str]] = []
@@ -693,7 +693,8 @@ def _parse_matrix(body: bytes, *, url: str, query: str, name: str | None) -> _Pa
         for position, series in enumerate(data["result"]):
             try:
                 metric = series["metric"]
-                pairs = series["values"]
+                # a native-histogram-only series has "histograms" and no "values" (reported below)
+                pairs = series["values"] if "values" in series or "histograms" not in series else []
                 if not isinstance(metric, dict) or not isinstance(pairs, list):
                     raise TypeError("'metric' must be an object and 'values' a list")
                 label_map = {str(k): str(v) for k, v in metric.items()}
@@ -708,6 +709,16 @@ def _parse_matrix(body: bytes, *, url: str, query: str, name: str | None) -> _Pa
                     }
                 )
                 continue
+            if isinstance(series, dict) and "histograms" in series:
+                rejected.append(
+                    {
+                        "location": f"{query} series #{position}",
+                        "text": str(metric)[:300],
+                        "reason": f"{len(series['histograms'])} native histogram samples: not supported, not mapped",
+                    }
+                )
+                if not pairs:
+                    continue
             if name is not None:
                 label_map["__name__"] = name
             if "__name__" not in label_map:
