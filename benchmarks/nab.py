@@ -123,7 +123,7 @@ def score_scenarios(quick: bool, n_jobs: int) -> dict[str, Any]:
 
     names = SCENARIOS[1:2] if quick else SCENARIOS
     seeds = [1]
-    days = 1.5 if quick else 2.0
+    days = 1.2 if quick else 2.0
     totals = {"incidents": 0, "detected": 0, "findings": 0, "true_findings": 0, "delays_min": []}
     per: dict[str, Any] = {}
     for name in names:
