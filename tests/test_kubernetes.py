@@ -37,10 +37,22 @@ from workbench.sources.kubernetes import (
 
 FIXTURES = Path(__file__).parent / "fixtures" / "k8s"
 CLUSTERS = ["prod-eu", "prod-us", "staging", "dev", "analytics"]
-PLURALS = {"Pod": "pods", "Service": "services", "StatefulSet": "statefulsets", "Deployment": "deployments",
-           "Kafka": "kafkas", "KafkaNodePool": "kafkanodepools", "StrimziPodSet": "strimzipodsets",
-           "RabbitmqCluster": "rabbitmqclusters"}
-CORE = [("", "v1", "pods"), ("", "v1", "services"), ("apps", "v1", "statefulsets"), ("apps", "v1", "deployments")]
+PLURALS = {
+    "Pod": "pods",
+    "Service": "services",
+    "StatefulSet": "statefulsets",
+    "Deployment": "deployments",
+    "Kafka": "kafkas",
+    "KafkaNodePool": "kafkanodepools",
+    "StrimziPodSet": "strimzipodsets",
+    "RabbitmqCluster": "rabbitmqclusters",
+}
+CORE = [
+    ("", "v1", "pods"),
+    ("", "v1", "services"),
+    ("apps", "v1", "statefulsets"),
+    ("apps", "v1", "deployments"),
+]
 
 
 def _load(name: str) -> list[dict[str, Any]]:
@@ -73,8 +85,9 @@ async def _serve(fleet: Fleet, ready: threading.Event, stop: asyncio.Event) -> N
     fleet.loop = asyncio.get_running_loop()
     async with contextlib.AsyncExitStack() as stack:  # exits in reverse order, as kmock requires
         emulators = [await stack.enter_async_context(kmock.KubernetesEmulator()) for _ in CLUSTERS]
-        servers = [await stack.enter_async_context(kmock.Server(emu, host="127.0.0.1", port=0))
-                   for emu in emulators]
+        servers = [
+            await stack.enter_async_context(kmock.Server(emu, host="127.0.0.1", port=0)) for emu in emulators
+        ]
         _seed(fleet, emulators, servers)
         ready.set()
         await stop.wait()
@@ -90,9 +103,11 @@ def _seed(fleet: Fleet, emulators: list[Any], servers: list[Any]) -> None:
         # RBAC: the 'secure' namespace refuses every list, as a real API server does for a
         # service account without a RoleBinding there.
         emu[kmock.action.LIST, _forbid_secure] << kmock.KubernetesError(
-            status=403, reason="Forbidden",
+            status=403,
+            reason="Forbidden",
             message='pods is forbidden: User "system:serviceaccount:secure:reader" cannot list resource '
-                    '"pods" in API group "" in the namespace "secure"')
+            '"pods" in API group "" in the namespace "secure"',
+        )
         fleet.urls[name] = str(srv.url).rstrip("/")
         fleet.emulators[name] = emu
 
@@ -107,6 +122,7 @@ def fleet() -> Iterator[Fleet]:
         async def main() -> None:
             holder["stop"] = asyncio.Event()
             await _serve(state, ready, holder["stop"])
+
         asyncio.run(main())
 
     thread = threading.Thread(target=run, name="kmock-fleet", daemon=True)
@@ -130,16 +146,27 @@ def write_kubeconfig(path: Path, fleet: Fleet) -> Path:
     down = f"http://127.0.0.1:{_closed_port()}"
     servers = {**fleet.urls, "down": down}
     contexts = [
-        ("prod-eu", "prod-eu", None), ("prod-eu-kafka", "prod-eu", "kafka"), ("prod-us", "prod-us", None),
-        ("staging", "staging", None), ("staging-messaging", "staging", "messaging"), ("dev", "dev", None),
-        ("analytics", "analytics", None), ("restricted", "prod-us", "secure"), ("dev-down", "down", None),
+        ("prod-eu", "prod-eu", None),
+        ("prod-eu-kafka", "prod-eu", "kafka"),
+        ("prod-us", "prod-us", None),
+        ("staging", "staging", None),
+        ("staging-messaging", "staging", "messaging"),
+        ("dev", "dev", None),
+        ("analytics", "analytics", None),
+        ("restricted", "prod-us", "secure"),
+        ("dev-down", "down", None),
     ]
     config = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "prod-eu", "preferences": {},
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "prod-eu",
+        "preferences": {},
         "clusters": [{"name": n, "cluster": {"server": u}} for n, u in servers.items()],
         "users": [{"name": "reader", "user": {"token": "test-token"}}],
-        "contexts": [{"name": c, "context": {"cluster": s, "user": "reader", **({"namespace": ns} if ns else {})}}
-                     for c, s, ns in contexts],
+        "contexts": [
+            {"name": c, "context": {"cluster": s, "user": "reader", **({"namespace": ns} if ns else {})}}
+            for c, s, ns in contexts
+        ],
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -161,26 +188,51 @@ def rows(frame: pl.DataFrame, **where: str) -> pl.DataFrame:
 
 def test_every_context_is_queried_in_one_call(found: Any) -> None:
     status = dict(found.contexts.select("context", "status").iter_rows())
-    assert set(status) == {"prod-eu", "prod-eu-kafka", "prod-us", "staging", "staging-messaging", "dev",
-                           "analytics", "restricted", "dev-down"}
+    assert set(status) == {
+        "prod-eu",
+        "prod-eu-kafka",
+        "prod-us",
+        "staging",
+        "staging-messaging",
+        "dev",
+        "analytics",
+        "restricted",
+        "dev-down",
+    }
     assert [c for c, s in status.items() if s == "ok"] == [
-        "prod-eu", "prod-eu-kafka", "prod-us", "staging", "staging-messaging", "dev", "analytics"]
+        "prod-eu",
+        "prod-eu-kafka",
+        "prod-us",
+        "staging",
+        "staging-messaging",
+        "dev",
+        "analytics",
+    ]
     assert status["restricted"] == "partial"
     assert status["dev-down"] == "failed"
 
 
 def test_clusters_found_across_five_api_servers(found: Any) -> None:
     clusters = found.clusters.select("context", "namespace", "provider", "distribution", "cluster", "pods")
-    got = {(r["context"], r["namespace"], str(r["provider"]), r["distribution"], r["cluster"], r["pods"])
-           for r in clusters.iter_rows(named=True)}
+    got = {
+        (r["context"], r["namespace"], str(r["provider"]), r["distribution"], r["cluster"], r["pods"])
+        for r in clusters.iter_rows(named=True)
+    }
     assert got == {
-        ("prod-eu", "kafka", "kafka", "strimzi", "events", 8),         # 3 brokers, 3 controllers, exporter, entity op
+        (
+            "prod-eu",
+            "kafka",
+            "kafka",
+            "strimzi",
+            "events",
+            8,
+        ),  # 3 brokers, 3 controllers, exporter, entity op
         ("prod-eu", "messaging", "rabbitmq", "rabbitmq-operator", "orders", 3),
         ("prod-us", "data", "kafka", "bitnami", "kafka", 6),
         ("prod-us", "queues", "rabbitmq", "bitnami", "rabbitmq", 3),
         ("staging", "kafka", "kafka", "strimzi", "staging", 3),
         ("staging", "messaging", "rabbitmq", "rabbitmq-operator", "rabbitmq", 3),
-        ("dev", "dev", "kafka", "strimzi", "dev-kafka", 3),             # 1 node, exporter, entity op
+        ("dev", "dev", "kafka", "strimzi", "dev-kafka", 3),  # 1 node, exporter, entity op
         ("dev", "dev", "rabbitmq", "bitnami", "rmq-dev", 3),
     }
     # nginx in 'web' / 'batch' is never part of the inventory
@@ -256,8 +308,11 @@ def test_problems_are_reported_not_raised(found: Any) -> None:
     assert set(forbidden["status"]) == {403}
     assert "cannot list resource" in forbidden["message"][0]
     missing = rows(probs, context="prod-us", problem="operator-not-installed")
-    assert set(missing["resource"]) == {"kafka.strimzi.io/v1beta2/kafkas", "core.strimzi.io/v1beta2/strimzipodsets",
-                                        "rabbitmq.com/v1beta1/rabbitmqclusters"}
+    assert set(missing["resource"]) == {
+        "kafka.strimzi.io/v1beta2/kafkas",
+        "core.strimzi.io/v1beta2/strimzipodsets",
+        "rabbitmq.com/v1beta1/rabbitmqclusters",
+    }
     assert set(missing["severity"]) == {"info"}
     assert "operator not installed" in missing["message"][0]
     with pytest.raises(SourceError, match=r"restricted .*forbidden"):
@@ -293,7 +348,9 @@ def test_promql_selectors(found: Any) -> None:
     assert events["label_matchers"] == events["selector"][1:-1]
     native = promql_selectors(found.inventory, style="native")
     assert rows(native, cluster="events")["selector"][0] == '{namespace="kafka",strimzi_io_cluster="events"}'
-    assert rows(native, cluster="orders")["selector"][0] == '{namespace="messaging",rabbitmq_cluster="orders"}'
+    assert (
+        rows(native, cluster="orders")["selector"][0] == '{namespace="messaging",rabbitmq_cluster="orders"}'
+    )
     inst = promql_selectors(found.inventory, style="instance")
     assert "10\\\\.244\\\\.1\\\\.40:15692" in rows(inst, cluster="orders")["selector"][0]
     with pytest.raises(ParameterError, match="style"):
@@ -317,7 +374,9 @@ def test_change_detection_and_watch(fleet: Fleet, kubeconfig: Path) -> None:
         new = json.loads(json.dumps(pod))
         new["metadata"].update(name="rmq-dev-3", uid="00000000-0000-0000-0000-0000000000a3")
         core.create_namespaced_pod("dev", new)
-        core.patch_namespaced_pod("dev-kafka-dual-0", "dev", {"metadata": {"labels": {"strimzi.io/broker-role": "false"}}})
+        core.patch_namespaced_pod(
+            "dev-kafka-dual-0", "dev", {"metadata": {"labels": {"strimzi.io/broker-role": "false"}}}
+        )
 
     events = list(watch(kubeconfig, contexts=["dev"], interval=0.0, max_polls=2, sleep=mutate))
     assert steps == ["mutated"]
@@ -340,8 +399,11 @@ def test_bad_kubeconfig_errors(tmp_path: Path, kubeconfig: Path) -> None:
     with pytest.raises(ConfigError, match="not valid YAML"):
         discover(bad)
     dangling = tmp_path / "dangling"
-    dangling.write_text(yaml.safe_dump({"clusters": [], "users": [],
-                                        "contexts": [{"name": "x", "context": {"cluster": "nowhere"}}]}))
+    dangling.write_text(
+        yaml.safe_dump(
+            {"clusters": [], "users": [], "contexts": [{"name": "x", "context": {"cluster": "nowhere"}}]}
+        )
+    )
     with pytest.raises(ConfigError, match="names cluster 'nowhere'"):
         discover(dangling)
     with pytest.raises(NotFoundError, match="no kubeconfig context named 'nope'; available: analytics"):
@@ -354,20 +416,35 @@ def test_bad_kubeconfig_errors(tmp_path: Path, kubeconfig: Path) -> None:
 def test_cli_discover(kubeconfig: Path) -> None:
     from workbench.cli import app
 
-    result = CliRunner().invoke(app, ["discover", "--kubeconfig", str(kubeconfig),
-                                      "--context", "prod-eu", "--context", "prod-us"])
+    result = CliRunner().invoke(
+        app, ["discover", "--kubeconfig", str(kubeconfig), "--context", "prod-eu", "--context", "prod-us"]
+    )
     assert result.exit_code == 0, result.output
     for word in ("events", "orders", "9404", "15692", "5556", "9419"):
         assert word in result.output
-    failing = CliRunner().invoke(app, ["discover", "--kubeconfig", str(kubeconfig),
-                                       "--context", "dev-down", "--context", "dev"])
+    failing = CliRunner().invoke(
+        app, ["discover", "--kubeconfig", str(kubeconfig), "--context", "dev-down", "--context", "dev"]
+    )
     assert failing.exit_code == 1
     assert "unreachable" in failing.output
     bad = CliRunner().invoke(app, ["discover", "--kubeconfig", "/nonexistent/kubeconfig"])
     assert isinstance(bad.exception, ConfigError)
     assert "cannot read" in str(bad.exception)
-    watched = CliRunner().invoke(app, ["discover", "--kubeconfig", str(kubeconfig), "--context", "staging",
-                                       "--watch", "--interval", "0", "--polls", "2"])
+    watched = CliRunner().invoke(
+        app,
+        [
+            "discover",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--context",
+            "staging",
+            "--watch",
+            "--interval",
+            "0",
+            "--polls",
+            "2",
+        ],
+    )
     assert watched.exit_code == 0, watched.output
     assert "poll 0:" in watched.output
     assert "poll 1: 0 changes" in watched.output

@@ -69,18 +69,29 @@ def test_label_selector(labels: dict[str, str], selector: str | None, expected: 
 
 
 def _kubeconfig(path: Path, server: str) -> Path:
-    path.write_text(yaml.safe_dump({
-        "clusters": [{"name": "c", "cluster": {"server": server}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "only", "context": {"cluster": "c", "user": "u"}}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": [{"name": "c", "cluster": {"server": server}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "only", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
     return path
 
 
 def test_kubeconfig_errors(tmp_path: Path) -> None:
     no_server = tmp_path / "a"
-    no_server.write_text(yaml.safe_dump({"clusters": [{"name": "c", "cluster": {}}], "users": [],
-                                         "contexts": [{"name": "x", "context": {"cluster": "c"}}]}))
+    no_server.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": [{"name": "c", "cluster": {}}],
+                "users": [],
+                "contexts": [{"name": "x", "context": {"cluster": "c"}}],
+            }
+        )
+    )
     with pytest.raises(ConfigError, match="cluster 'c' has no 'server'"):
         read_kubeconfig(no_server)
     not_mapping = tmp_path / "b"
@@ -92,12 +103,23 @@ def test_kubeconfig_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="defines no contexts"):
         read_kubeconfig(no_contexts)
     bad_cert = tmp_path / "d"
-    bad_cert.write_text(yaml.safe_dump({
-        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1",
-                                               "certificate-authority": str(tmp_path / "missing-ca.crt")}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-    }))
+    bad_cert.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": [
+                    {
+                        "name": "c",
+                        "cluster": {
+                            "server": "https://127.0.0.1:1",
+                            "certificate-authority": str(tmp_path / "missing-ca.crt"),
+                        },
+                    }
+                ],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
     with pytest.raises(ConfigError, match="context 'x'"):
         discover(bad_cert)
 

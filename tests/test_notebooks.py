@@ -39,11 +39,22 @@ EXPECTED = {"fleet_exploration", "learning_patterns", "simulation_validation", "
 #: Small runs: one cluster, hours instead of days (the defaults are analyst-sized).
 RUNS: dict[str, dict[str, Any]] = {
     "fleet_exploration": {"days": 0.5, "cluster": "rabbit-prod-1"},
-    "learning_patterns": {"days": 1.5, "cluster": "rabbit-prod-1", "level": "queue", "entity": "emails",
-                          "metric": "messages_in_per_s", "horizon_hours": 2.0},
+    "learning_patterns": {
+        "days": 1.5,
+        "cluster": "rabbit-prod-1",
+        "level": "queue",
+        "entity": "emails",
+        "metric": "messages_in_per_s",
+        "horizon_hours": 2.0,
+    },
     "simulation_validation": {"start": "2014-09-01T00:00Z", "end": "2014-09-22T00:00Z", "holdout_days": 7.0},
-    "incident_review": {"source": "sim:poison-message:1", "days": 2.0, "cluster": "rabbit-prod-1",
-                        "start": "2026-01-06T00:00Z", "end": "2026-01-06T12:00Z"},
+    "incident_review": {
+        "source": "sim:poison-message:1",
+        "days": 2.0,
+        "cluster": "rabbit-prod-1",
+        "start": "2026-01-06T00:00Z",
+        "end": "2026-01-06T12:00Z",
+    },
 }
 
 
@@ -65,7 +76,9 @@ def test_notebook_is_a_thin_parameterised_shell(path: Path) -> None:
     assert any("import workbench" in c.source for c in code)
     for cell in code:
         tree = ast.parse(cell.source)
-        defined = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
+        defined = [
+            n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        ]
         assert not defined, f"{path.stem}: notebooks define no functions or classes"
         assert not cell.get("outputs"), f"{path.stem}: committed without outputs"
 
@@ -83,8 +96,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ReportResult]:
             name, params = pending.pop(0)
             words = [w for key, value in params.items() for w in ("-p", key, str(value))]
             command = [sys.executable, "-m", "workbench.cli", "report", name, *words]
-            running.append((name, subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                                                   stderr=subprocess.STDOUT, text=True)))
+            running.append(
+                (
+                    name,
+                    subprocess.Popen(
+                        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+                    ),
+                )
+            )
         name, process = running.pop(0)
         outputs[name] = process.communicate(timeout=600)[0]
         assert process.returncode == 0, f"workbench report {name} failed:\n{outputs[name][-3000:]}"
@@ -94,9 +113,17 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ReportResult]:
         row = index.filter(pl.col("name") == name).row(0, named=True)
         saved = json.loads((reports / row["findings_json"]).read_text())
         results[name] = ReportResult(
-            name=name, run_id=row["run_id"], directory=reports / name / row["run_id"],
-            notebook=reports / row["notebook"], html=reports / row["html"], findings_path=reports / row["findings_json"],
-            status=row["status"], parameters=saved["parameters"], findings=saved["findings"], seconds=row["seconds"])
+            name=name,
+            run_id=row["run_id"],
+            directory=reports / name / row["run_id"],
+            notebook=reports / row["notebook"],
+            html=reports / row["html"],
+            findings_path=reports / row["findings_json"],
+            status=row["status"],
+            parameters=saved["parameters"],
+            findings=saved["findings"],
+            seconds=row["seconds"],
+        )
     return results
 
 
@@ -190,7 +217,9 @@ def test_bad_parameters_give_clear_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.services
-def test_fleet_report_on_real_prometheus_and_rabbitmq(rabbitmq: Any, prometheus_factory: Any, tmp_path: Path) -> None:
+def test_fleet_report_on_real_prometheus_and_rabbitmq(
+    rabbitmq: Any, prometheus_factory: Any, tmp_path: Path
+) -> None:
     import pika
 
     target = f"127.0.0.1:{rabbitmq.prometheus_port}"
@@ -198,8 +227,9 @@ def test_fleet_report_on_real_prometheus_and_rabbitmq(rabbitmq: Any, prometheus_
         [{"job_name": "rabbitmq", "metrics_path": "/metrics", "static_configs": [{"targets": [target]}]}],
         scrape_interval="1s",
     )
-    params = pika.ConnectionParameters("127.0.0.1", rabbitmq.amqp_port,
-                                       credentials=pika.PlainCredentials("guest", "guest"))
+    params = pika.ConnectionParameters(
+        "127.0.0.1", rabbitmq.amqp_port, credentials=pika.PlainCredentials("guest", "guest")
+    )
     connection = pika.BlockingConnection(params)
     try:
         channel = connection.channel()
@@ -207,14 +237,21 @@ def test_fleet_report_on_real_prometheus_and_rabbitmq(rabbitmq: Any, prometheus_
         channel.queue_purge("wb.report.orders")
         for step in range(20):
             for i in range(5 + step):
-                channel.basic_publish("", "wb.report.orders", f"order-{step}-{i}".encode(),
-                                      pika.BasicProperties(delivery_mode=2))
+                channel.basic_publish(
+                    "",
+                    "wb.report.orders",
+                    f"order-{step}-{i}".encode(),
+                    pika.BasicProperties(delivery_mode=2),
+                )
             time.sleep(0.5)
     finally:
         connection.close()
     time.sleep(3)  # a few more scrapes
-    result = run_report("fleet_exploration", {"source": f"prometheus:{prom.url}", "days": 0.01,
-                                              "provider": "rabbitmq"}, reports_dir=tmp_path)
+    result = run_report(
+        "fleet_exploration",
+        {"source": f"prometheus:{prom.url}", "days": 0.01, "provider": "rabbitmq"},
+        reports_dir=tmp_path,
+    )
     assert result.status == "ok"
     levels = {row["level"] for row in result.findings["inventory"]}
     assert "queue" in levels

@@ -50,8 +50,11 @@ def write_notebook(path: Path, parameters: str = PARAMETERS, cells: list[str] | 
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     params = nbformat.v4.new_code_cell(parameters)
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# Test report\nSome narrative."), params,
-                *[nbformat.v4.new_code_cell(c) for c in (cells or CELLS)]]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Test report\nSome narrative."),
+        params,
+        *[nbformat.v4.new_code_cell(c) for c in (cells or CELLS)],
+    ]
     nbformat.write(nb, str(path))
     return path
 
@@ -68,8 +71,9 @@ def dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def ok_run(dirs: tuple[Path, Path]) -> Any:
     notebooks, reports = dirs
-    return run_report("depth", {"rows": "7", "title": "Depth of orders"}, notebooks_dir=notebooks,
-                      reports_dir=reports)
+    return run_report(
+        "depth", {"rows": "7", "title": "Depth of orders"}, notebooks_dir=notebooks, reports_dir=reports
+    )
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +89,11 @@ def test_run_writes_notebook_html_and_findings(ok_run: Any, dirs: tuple[Path, Pa
     assert ok_run.status == "ok"
     assert ok_run.directory.parent == reports / "depth"
     dt.datetime.strptime(ok_run.run_id, "%Y%m%dT%H%M%SZ")  # the folder is a UTC timestamp
-    assert ok_run.findings == {"rows": 7, "peak_depth": 12.0,
-                               "table": [{"x": 0, "depth": 0.0}, {"x": 1, "depth": 2.0}]}
+    assert ok_run.findings == {
+        "rows": 7,
+        "peak_depth": 12.0,
+        "table": [{"x": 0, "depth": 0.0}, {"x": 1, "depth": 2.0}],
+    }
     saved = json.loads(ok_run.findings_path.read_text())
     assert saved["findings"] == ok_run.findings
     assert saved["parameters"] == {"rows": 7, "title": "Depth of orders"}
@@ -146,8 +153,11 @@ def test_index_lists_runs_newest_first(failed_run: ReportError, ok_run: Any, dir
 def test_bad_parameters_fail_before_running(dirs: tuple[Path, Path]) -> None:
     notebooks, reports = dirs
     before = sorted((reports / "depth").iterdir()) if (reports / "depth").exists() else []
-    with pytest.raises(ParameterError, match=r"parameter 'rowz': expected a parameter of report 'depth': "
-                                             r"fail, note, rows, scale, title"):
+    with pytest.raises(
+        ParameterError,
+        match=r"parameter 'rowz': expected a parameter of report 'depth': "
+        r"fail, note, rows, scale, title",
+    ):
         run_report("depth", {"rowz": 3}, notebooks_dir=notebooks, reports_dir=reports)
     with pytest.raises(ParameterError, match=r"parameter 'rows': expected an integer"):
         run_report("depth", {"rows": "many"}, notebooks_dir=notebooks, reports_dir=reports)
@@ -163,7 +173,12 @@ def test_parameters_are_inspected_and_coerced(dirs: tuple[Path, Path]) -> None:
     notebooks, _ = dirs
     declared = report_parameters("depth", notebooks)
     assert {k: v["type"] for k, v in declared.items()} == {
-        "title": "str", "rows": "int", "scale": "float", "fail": "bool", "note": "None"}
+        "title": "str",
+        "rows": "int",
+        "scale": "float",
+        "fail": "bool",
+        "note": "None",
+    }
     assert declared["scale"]["default"] == 2.0
     assert report_names(notebooks) == ["depth"]
     assert coerce_value("fail", "yes", declared="bool") is True
@@ -180,17 +195,33 @@ def _fake_run(reports: Path, name: str, started: dt.datetime) -> Path:
     run_id = started.strftime("%Y%m%dT%H%M%SZ")
     directory = reports / name / run_id
     directory.mkdir(parents=True)
-    (directory / "run.json").write_text(json.dumps({
-        "name": name, "run_id": run_id, "status": "ok", "started": started.isoformat(), "seconds": 1.0,
-        "source": "", "parameters": {}, "findings": 0, "error": None, "html": f"{name}/{run_id}/report.html",
-        "notebook": f"{name}/{run_id}/report.ipynb", "findings_json": f"{name}/{run_id}/findings.json"}))
+    (directory / "run.json").write_text(
+        json.dumps(
+            {
+                "name": name,
+                "run_id": run_id,
+                "status": "ok",
+                "started": started.isoformat(),
+                "seconds": 1.0,
+                "source": "",
+                "parameters": {},
+                "findings": 0,
+                "error": None,
+                "html": f"{name}/{run_id}/report.html",
+                "notebook": f"{name}/{run_id}/report.ipynb",
+                "findings_json": f"{name}/{run_id}/findings.json",
+            }
+        )
+    )
     return directory
 
 
 def test_retention_keep_n_and_days(tmp_path: Path) -> None:
     now = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
-    runs = {name: [_fake_run(tmp_path, name, now - dt.timedelta(days=d)) for d in (0, 1, 2, 5, 9)]
-            for name in ("fleet", "incident")}
+    runs = {
+        name: [_fake_run(tmp_path, name, now - dt.timedelta(days=d)) for d in (0, 1, 2, 5, 9)]
+        for name in ("fleet", "incident")
+    }
     removed = apply_retention(tmp_path, name="fleet", keep=3, now=now)
     assert sorted(removed) == sorted(runs["fleet"][3:])
     assert all(d.exists() for d in runs["incident"])  # other reports untouched
@@ -221,8 +252,13 @@ def test_load_source_forms_and_errors(tmp_path: Path) -> None:
 
 
 def test_collect_findings_ignores_other_outputs() -> None:
-    nb = {"cells": [{"outputs": [{"data": {"text/plain": "x"}}, {"data": {FINDING_MIME: {"key": "a", "value": 1}}}]},
-                    {"cells": []}, {"outputs": [{"data": {FINDING_MIME: {"key": "a", "value": 2}}}]}]}
+    nb = {
+        "cells": [
+            {"outputs": [{"data": {"text/plain": "x"}}, {"data": {FINDING_MIME: {"key": "a", "value": 1}}}]},
+            {"cells": []},
+            {"outputs": [{"data": {FINDING_MIME: {"key": "a", "value": 2}}}]},
+        ]
+    }
     assert collect_findings(nb) == {"a": 2}
 
 
@@ -241,7 +277,9 @@ def test_cli_report_and_reports(report_env: Path, failed_run: ReportError) -> No
     from workbench.cli import app
 
     runner = CliRunner()
-    result = runner.invoke(app, ["report", "depth", "-p", "rows", "3", "-p", "title", "From the CLI", "--keep", "2"])
+    result = runner.invoke(
+        app, ["report", "depth", "-p", "rows", "3", "-p", "title", "From the CLI", "--keep", "2"]
+    )
     assert result.exit_code == 0, result.output
     assert "report depth: ok" in result.output
     assert "3 findings" in result.output
@@ -265,7 +303,7 @@ DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 def _check_command(words: list[str]) -> None:
     """``workbench report NAME [options] [-p KEY VALUE]...`` names a real report and declared parameters."""
     at = words.index("report")
-    name, rest = words[at + 1], words[at + 2:]
+    name, rest = words[at + 1], words[at + 2 :]
     assert name in report_names(), f"deploy/ schedules unknown report {name!r}"
     options = {"--source": 1, "--keep": 1, "--keep-days": 1, "--show-code": 0}
     pairs: list[str] = []
@@ -276,7 +314,7 @@ def _check_command(words: list[str]) -> None:
         elif rest[i].startswith("$"):  # systemd's $WORKBENCH_REPORT_ARGS
             i += 1
         else:
-            pairs += rest[i:i + 3]
+            pairs += rest[i : i + 3]
             i += 3
     declared = report_parameters(name)
     for key in parse_parameter_args(pairs):
@@ -285,7 +323,9 @@ def _check_command(words: list[str]) -> None:
 
 def test_cron_lines_run_real_reports() -> None:
     text = (DEPLOY / "cron" / "workbench-reports.cron").read_text()
-    jobs = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#") and "=" not in ln.split()[0]]
+    jobs = [
+        ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#") and "=" not in ln.split()[0]
+    ]
     assert len(jobs) >= 1
     ranges = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
     for line in jobs:
@@ -312,7 +352,9 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     parser.read_string(service)
     exec_start = parser["Service"]["ExecStart"].replace("%i", "fleet_exploration").split()
     _check_command(exec_start)
-    local = service.replace("/opt/queue-workbench/.venv/bin/workbench", str(repo / ".venv" / "bin" / "workbench"))
+    local = service.replace(
+        "/opt/queue-workbench/.venv/bin/workbench", str(repo / ".venv" / "bin" / "workbench")
+    )
     local = local.replace("WorkingDirectory=/opt/queue-workbench", f"WorkingDirectory={repo}")
     (tmp_path / "workbench-report@.service").write_text(local)
     (tmp_path / "workbench-report@.timer").write_text(timer)
@@ -321,9 +363,19 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:  # the structural checks above still ran
         return
-    done = subprocess.run([analyze, "verify", "--man=no", str(tmp_path / "workbench-report@fleet_exploration.service"),
-                           str(tmp_path / "workbench-report@fleet_exploration.timer")],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [
+            analyze,
+            "verify",
+            "--man=no",
+            str(tmp_path / "workbench-report@fleet_exploration.service"),
+            str(tmp_path / "workbench-report@fleet_exploration.timer"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert (done.stdout + done.stderr).strip() == "", "systemd-analyze verify complained"
 
@@ -354,8 +406,9 @@ def test_kubernetes_cronjob_is_accepted_by_the_official_client() -> None:
         created = k8s_utils.create_from_yaml(api, str(DEPLOY / "kubernetes" / "report-cronjob.yaml"))
         kinds = [type(group[0]).__name__ for group in created]
         assert kinds == ["V1PersistentVolumeClaim", "V1CronJob"]
-        job = k8s_client.BatchV1Api(api).read_namespaced_cron_job("workbench-report-fleet-exploration",
-                                                                  "queue-workbench")
+        job = k8s_client.BatchV1Api(api).read_namespaced_cron_job(
+            "workbench-report-fleet-exploration", "queue-workbench"
+        )
         assert job.spec.concurrency_policy == "Forbid"
         container = job.spec.job_template.spec.template.spec.containers[0]
         _check_command([*container.command, *container.args])

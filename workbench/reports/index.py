@@ -16,14 +16,30 @@ import polars as pl
 from workbench.config import settings
 from workbench.errors import ParameterError
 
-__all__ = ["INDEX_SCHEMA", "apply_retention", "read_index", "resolve_reports_dir", "write_index", "write_json"]
+__all__ = [
+    "INDEX_SCHEMA",
+    "apply_retention",
+    "read_index",
+    "resolve_reports_dir",
+    "write_index",
+    "write_json",
+]
 
 logger = logging.getLogger(__name__)
 
 INDEX_SCHEMA: dict[str, Any] = {
-    "name": pl.String, "run_id": pl.String, "status": pl.String, "started": pl.Datetime("ms", "UTC"),
-    "seconds": pl.Float64, "source": pl.String, "parameters": pl.String, "findings": pl.Int64,
-    "error": pl.String, "html": pl.String, "notebook": pl.String, "findings_json": pl.String,
+    "name": pl.String,
+    "run_id": pl.String,
+    "status": pl.String,
+    "started": pl.Datetime("ms", "UTC"),
+    "seconds": pl.Float64,
+    "source": pl.String,
+    "parameters": pl.String,
+    "findings": pl.Int64,
+    "error": pl.String,
+    "html": pl.String,
+    "notebook": pl.String,
+    "findings_json": pl.String,
 }
 
 
@@ -63,8 +79,14 @@ def read_index(reports_dir: Path | None = None) -> pl.DataFrame:
         findings_json.
     """
     root = resolve_reports_dir(reports_dir)
-    rows = [{**r, "parameters": json.dumps(r.get("parameters", {}), sort_keys=True, default=str),
-             "started": dt.datetime.fromisoformat(r["started"])} for r in _records(root)]
+    rows = [
+        {
+            **r,
+            "parameters": json.dumps(r.get("parameters", {}), sort_keys=True, default=str),
+            "started": dt.datetime.fromisoformat(r["started"]),
+        }
+        for r in _records(root)
+    ]
     frame = pl.DataFrame(rows, schema=INDEX_SCHEMA) if rows else pl.DataFrame(schema=INDEX_SCHEMA)
     return frame.sort("started", "run_id", descending=True)
 

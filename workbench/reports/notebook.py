@@ -71,8 +71,10 @@ def publish(key: str, value: Any) -> None:
     """
     from IPython.display import display
 
-    display({FINDING_MIME: {"key": key, "value": _jsonable(value)}, "text/plain": ""},  # type: ignore[no-untyped-call]
-            raw=True)
+    display(
+        {FINDING_MIME: {"key": key, "value": _jsonable(value)}, "text/plain": ""},  # type: ignore[no-untyped-call]
+        raw=True,
+    )
 
 
 def collect_findings(notebook: Any) -> dict[str, Any]:
@@ -111,7 +113,9 @@ def _parse_time(value: dt.datetime | str | None, parameter: str) -> dt.datetime 
     try:
         parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError as err:
-        raise ParameterError(parameter, allowed="an ISO time such as '2026-01-06T12:00Z'", received=value) from err
+        raise ParameterError(
+            parameter, allowed="an ISO time such as '2026-01-06T12:00Z'", received=value
+        ) from err
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
@@ -162,7 +166,9 @@ def load_source(
 
         scenario, _, seed_text = rest.partition(":")
         if seed_text and not seed_text.isdigit():
-            raise ParameterError("source", allowed="sim:<scenario>:<non-negative integer seed>", received=source)
+            raise ParameterError(
+                "source", allowed="sim:<scenario>:<non-negative integer seed>", received=source
+            )
         seed = int(seed_text) if seed_text else 0
         result = simulate(scenario, days=days, seed=seed)  # from the scenario's own start; t0/t1 filter
         frame, incidents, label = result.frame, result.incidents, result.source
@@ -182,7 +188,9 @@ def load_source(
 
         nab_file = settings().real_data_dir / "nab" / "data" / rest
         if not nab_file.is_file():
-            raise ParameterError("source", allowed="nab:<folder>/<file>.csv under data/real/nab/data", received=source)
+            raise ParameterError(
+                "source", allowed="nab:<folder>/<file>.csv under data/real/nab/data", received=source
+            )
         frame, label = read_nab_csv(nab_file).frame, f"nab:{rest}"
     elif kind == "prometheus" and rest:
         from workbench.sources.prometheus import PrometheusSource
@@ -200,8 +208,11 @@ def load_source(
         from workbench.frames import empty_incidents
 
         incidents = empty_incidents()
-    filters = [pl.col(c).cast(pl.String) == v for c, v in
-               (("provider", provider), ("cluster", cluster), ("level", level), ("entity", entity)) if v]
+    filters = [
+        pl.col(c).cast(pl.String) == v
+        for c, v in (("provider", provider), ("cluster", cluster), ("level", level), ("entity", entity))
+        if v
+    ]
     if t0 is not None:
         filters.append(pl.col("ts") >= t0)
     if t1 is not None:
@@ -209,10 +220,23 @@ def load_source(
     if filters:
         frame = frame.filter(*filters)
     if frame.is_empty():
-        chosen = {k: v for k, v in {"provider": provider, "cluster": cluster, "level": level, "entity": entity,
-                                    "start": start, "end": end}.items() if v}
-        raise ParameterError(next(iter(chosen), "source"), allowed=f"filters that match rows of {label}",
-                             received=chosen or source)
+        chosen = {
+            k: v
+            for k, v in {
+                "provider": provider,
+                "cluster": cluster,
+                "level": level,
+                "entity": entity,
+                "start": start,
+                "end": end,
+            }.items()
+            if v
+        }
+        raise ParameterError(
+            next(iter(chosen), "source"),
+            allowed=f"filters that match rows of {label}",
+            received=chosen or source,
+        )
     if cluster:
         incidents = incidents.filter(pl.col("cluster") == cluster)
     return SourceData(frame=frame, incidents=incidents, label=label)

@@ -78,8 +78,16 @@ class ReportError(WorkbenchError, RuntimeError):
         The failed run (paths of the partial notebook, HTML and findings).
     """
 
-    def __init__(self, name: str, *, cell_index: int | None, cell_source: str, ename: str, evalue: str,
-                 result: ReportResult) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        cell_index: int | None,
+        cell_source: str,
+        ename: str,
+        evalue: str,
+        result: ReportResult,
+    ) -> None:
         self.name = name
         self.cell_index = cell_index
         self.cell_source = cell_source
@@ -87,8 +95,10 @@ class ReportError(WorkbenchError, RuntimeError):
         self.evalue = evalue
         self.result = result
         first = next((ln for ln in cell_source.splitlines() if ln.strip()), "")
-        super().__init__(f"report {name!r} failed in cell {cell_index} ({first.strip()[:80]!r}): {ename}: {evalue} "
-                         f"| partial notebook kept: {result.notebook}")
+        super().__init__(
+            f"report {name!r} failed in cell {cell_index} ({first.strip()[:80]!r}): {ename}: {evalue} "
+            f"| partial notebook kept: {result.notebook}"
+        )
 
 
 @dataclass(frozen=True)
@@ -168,15 +178,22 @@ def coerce_value(parameter: str, value: Any, *, declared: str) -> Any:
         When the value cannot be read as the declared type.
     """
     optional = "None" in declared or "Optional" in declared
-    kinds = [k.strip() for k in declared.replace("Optional[", "").rstrip("]").split("|") if k.strip() != "None"]
+    kinds = [
+        k.strip() for k in declared.replace("Optional[", "").rstrip("]").split("|") if k.strip() != "None"
+    ]
     declared = kinds[0] if len(kinds) == 1 else "any"
-    if optional and (value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", ""))):
+    if optional and (
+        value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", ""))
+    ):
         return None
     allowed = f"{_TYPE_WORDS.get(declared, 'a value')} (the notebook's default is an {declared})"
     if not isinstance(value, str):
-        ok = {"int": isinstance(value, int) and not isinstance(value, bool),
-              "float": isinstance(value, int | float) and not isinstance(value, bool),
-              "bool": isinstance(value, bool), "str": isinstance(value, str)}.get(declared, True)
+        ok = {
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "float": isinstance(value, int | float) and not isinstance(value, bool),
+            "bool": isinstance(value, bool),
+            "str": isinstance(value, str),
+        }.get(declared, True)
         if not ok and value is not None:
             raise ParameterError(parameter, allowed=allowed, received=value)
         return value
@@ -233,8 +250,11 @@ def parse_parameter_args(args: list[str]) -> dict[str, str]:
 def _coerce(name: str, given: Mapping[str, Any], declared: dict[str, dict[str, Any]]) -> dict[str, Any]:
     unknown = sorted(set(given) - set(declared))
     if unknown:
-        raise ParameterError(unknown[0], allowed=f"a parameter of report {name!r}: {', '.join(sorted(declared))}",
-                             received=given[unknown[0]])
+        raise ParameterError(
+            unknown[0],
+            allowed=f"a parameter of report {name!r}: {', '.join(sorted(declared))}",
+            received=given[unknown[0]],
+        )
     return {k: coerce_value(k, v, declared=declared[k]["type"]) for k, v in given.items()}
 
 
@@ -244,8 +264,11 @@ def render_html(notebook_path: Path, html_path: Path, *, show_code: bool = False
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(  # type: ignore[no-untyped-call]
-        template_name="lab", exclude_input=not show_code,
-                            exclude_input_prompt=True, exclude_output_prompt=True)
+        template_name="lab",
+        exclude_input=not show_code,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
     notebook = nbformat.read(str(notebook_path), as_version=4)  # type: ignore[no-untyped-call]
     body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": html_path.stem}})
     html_path.write_text(body, encoding="utf-8")
@@ -332,14 +355,27 @@ def run_report(
     clock = time.perf_counter()
     logger.info("running report %s -> %s", name, run_dir)
     try:
-        papermill.execute_notebook(str(notebook_in), str(out_nb), parameters=values, kernel_name=kernel_name,
-                                   progress_bar=False, cwd=str(notebook_in.parent), execution_timeout=timeout)
+        papermill.execute_notebook(
+            str(notebook_in),
+            str(out_nb),
+            parameters=values,
+            kernel_name=kernel_name,
+            progress_bar=False,
+            cwd=str(notebook_in.parent),
+            execution_timeout=timeout,
+        )
     except PapermillExecutionError as err:
-        error = {"cell_index": err.cell_index, "exec_count": err.exec_count, "source": err.source,
-                 "ename": err.ename, "evalue": err.evalue}
+        error = {
+            "cell_index": err.cell_index,
+            "exec_count": err.exec_count,
+            "source": err.source,
+            "ename": err.ename,
+            "evalue": err.evalue,
+        }
     seconds = time.perf_counter() - clock
-    executed = (nbformat.read(str(out_nb), as_version=4)  # type: ignore[no-untyped-call]
-                if out_nb.exists() else nbformat.v4.new_notebook())  # type: ignore[no-untyped-call]
+    executed: Any = {"cells": []}
+    if out_nb.exists():
+        executed = nbformat.read(str(out_nb), as_version=4)  # type: ignore[no-untyped-call]
     findings = collect_findings(executed)
     html: Path | None = None
     try:
@@ -348,23 +384,44 @@ def run_report(
         logger.warning("report %s: HTML rendering failed: %s", name, err)
     status = "failed" if error else "ok"
     record = {
-        "name": name, "run_id": run_dir.name, "status": status, "started": started.isoformat(),
-        "seconds": round(seconds, 3), "source": str(effective.get("source") or ""),
-        "parameters": values, "findings": len(findings),
+        "name": name,
+        "run_id": run_dir.name,
+        "status": status,
+        "started": started.isoformat(),
+        "seconds": round(seconds, 3),
+        "source": str(effective.get("source") or ""),
+        "parameters": values,
+        "findings": len(findings),
         "error": f"{error['ename']}: {error['evalue']} (cell {error['cell_index']})" if error else None,
         "html": str(out_html.relative_to(root)) if html else None,
-        "notebook": str(out_nb.relative_to(root)), "findings_json": str(findings_path.relative_to(root)),
+        "notebook": str(out_nb.relative_to(root)),
+        "findings_json": str(findings_path.relative_to(root)),
     }
     write_json(findings_path, {**record, "findings": findings, "error": error})
     write_json(run_dir / "run.json", record)
-    result = ReportResult(name=name, run_id=run_dir.name, directory=run_dir, notebook=out_nb, html=html,
-                          findings_path=findings_path, status=status, parameters=values, findings=findings,
-                          seconds=seconds)
+    result = ReportResult(
+        name=name,
+        run_id=run_dir.name,
+        directory=run_dir,
+        notebook=out_nb,
+        html=html,
+        findings_path=findings_path,
+        status=status,
+        parameters=values,
+        findings=findings,
+        seconds=seconds,
+    )
     if keep is not None or keep_days is not None:
         apply_retention(root, name=name, keep=keep, keep_days=keep_days, protect=run_dir)
     else:
         write_index(root)
     if error:
-        raise ReportError(name, cell_index=error["cell_index"], cell_source=str(error["source"]),
-                          ename=str(error["ename"]), evalue=str(error["evalue"]), result=result)
+        raise ReportError(
+            name,
+            cell_index=error["cell_index"],
+            cell_source=str(error["source"]),
+            ename=str(error["ename"]),
+            evalue=str(error["evalue"]),
+            result=result,
+        )
     return result

@@ -8,10 +8,12 @@ frame, and a problem report; inventories can be diffed, watched, and turned into
 
 Examples
 --------
->>> from workbench.sources.kubernetes import discover, promql_selectors   # doctest: +SKIP
->>> found = discover("~/.kube/config")                                    # doctest: +SKIP
->>> promql_selectors(found.inventory)["selector"].to_list()               # doctest: +SKIP
-['{namespace="kafka",pod=~"events\\\\-broker\\\\-0|..."}', ...]
+``found = discover("~/.kube/config")`` then ``promql_selectors(found.inventory)`` gives one
+selector per cluster and metrics port, built like this:
+
+>>> from workbench.sources.kubernetes import promql_selector
+>>> promql_selector([("namespace", "=", "kafka"), ("strimzi_io_cluster", "=", "events")])
+'{namespace="kafka",strimzi_io_cluster="events"}'
 """
 
 from workbench.sources.kubernetes.changes import CHANGE_SCHEMA, WatchEvent, diff_inventories, watch

@@ -31,8 +31,13 @@ COMPARED_COLUMNS = ["provider", "distribution", "cluster", "role", "labels", "po
 
 CHANGE_SCHEMA: dict[str, pl.DataType] = {
     "change": pl.Enum(["added", "removed", "changed"]),
-    "context": pl.String(), "namespace": pl.String(), "kind": pl.String(), "name": pl.String(),
-    "provider": pl.String(), "cluster": pl.String(), "fields": pl.List(pl.String),
+    "context": pl.String(),
+    "namespace": pl.String(),
+    "kind": pl.String(),
+    "name": pl.String(),
+    "provider": pl.String(),
+    "cluster": pl.String(),
+    "fields": pl.List(pl.String),
 }
 
 
@@ -51,23 +56,29 @@ def diff_inventories(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
         provider, cluster, and ``fields``: the names of the compared columns that differ.
     """
     cols = KEY + COMPARED_COLUMNS
-    joined = before.select(cols).join(after.select(cols), on=KEY, how="full", coalesce=True,
-                                      suffix="_after")
+    joined = before.select(cols).join(after.select(cols), on=KEY, how="full", coalesce=True, suffix="_after")
     in_before = pl.col("provider").is_not_null()
     in_after = pl.col("provider_after").is_not_null()
-    differing = [pl.when(pl.col(c).ne_missing(pl.col(f"{c}_after"))).then(pl.lit(c)) for c in COMPARED_COLUMNS]
+    differing = [
+        pl.when(pl.col(c).ne_missing(pl.col(f"{c}_after"))).then(pl.lit(c)) for c in COMPARED_COLUMNS
+    ]
     out = (
         joined.with_columns(
-            change=pl.when(in_before & ~in_after).then(pl.lit("removed"))
-            .when(~in_before & in_after).then(pl.lit("added"))
+            change=pl.when(in_before & ~in_after)
+            .then(pl.lit("removed"))
+            .when(~in_before & in_after)
+            .then(pl.lit("added"))
             .otherwise(pl.lit("changed")),
             fields=pl.concat_list(differing).list.drop_nulls(),
         )
         .filter((pl.col("change") != "changed") | (pl.col("fields").list.len() > 0))
         .with_columns(
-            provider=pl.coalesce(pl.col("provider").cast(pl.String), pl.col("provider_after").cast(pl.String)),
+            provider=pl.coalesce(
+                pl.col("provider").cast(pl.String), pl.col("provider_after").cast(pl.String)
+            ),
             cluster=pl.coalesce("cluster", "cluster_after"),
-            fields=pl.when(pl.col("change") == "changed").then("fields")
+            fields=pl.when(pl.col("change") == "changed")
+            .then("fields")
             .otherwise(pl.lit([], dtype=pl.List(pl.String))),
         )
         .select(list(CHANGE_SCHEMA))

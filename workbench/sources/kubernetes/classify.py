@@ -59,9 +59,13 @@ def _port(name: Any, number: Any, protocol: Any, target: Any = None) -> dict[str
     except (TypeError, ValueError):
         return None
     label = str(name or "")
-    return {"name": label, "port": value, "protocol": str(protocol or "TCP"),
-            "target": str(target) if target is not None else "",
-            "metrics": _is_metrics_port(label, value)}
+    return {
+        "name": label,
+        "port": value,
+        "protocol": str(protocol or "TCP"),
+        "target": str(target) if target is not None else "",
+        "metrics": _is_metrics_port(label, value),
+    }
 
 
 def _container_ports(pod_spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -79,15 +83,21 @@ def _ports(kind: str, obj: dict[str, Any]) -> list[dict[str, Any]]:
     if kind == "Pod":
         ports = _container_ports(spec)
     elif kind == "Service":
-        ports = [p for p in (_port(s.get("name"), s.get("port"), s.get("protocol"), s.get("targetPort"))
-                             for s in spec.get("ports") or []) if p is not None]
+        ports = [
+            p
+            for p in (
+                _port(s.get("name"), s.get("port"), s.get("protocol"), s.get("targetPort"))
+                for s in spec.get("ports") or []
+            )
+            if p is not None
+        ]
     elif kind in ("StatefulSet", "Deployment"):
         ports = _container_ports(((spec.get("template") or {}).get("spec")) or {})
     elif kind == "StrimziPodSet":
         pods = spec.get("pods") or []
         ports = _container_ports((pods[0].get("spec") or {}) if pods else {})
     elif kind == "Kafka":
-        metrics = ((spec.get("kafka") or {}).get("metricsConfig"))
+        metrics = (spec.get("kafka") or {}).get("metricsConfig")
         ports = [_port("tcp-prometheus", 9404, "TCP")] if metrics else []  # type: ignore[list-item]
     elif kind == "RabbitmqCluster":
         tls = bool((spec.get("tls") or {}).get("secretName"))
@@ -124,9 +134,11 @@ def _identify(kind: str, obj: dict[str, Any]) -> tuple[str, str, str, str] | Non
         return "rabbitmq", "rabbitmq-operator", name, "cluster"
     if kind == "Kafka":
         return "kafka", "strimzi", name, "cluster"
-    if (labels.get("app.kubernetes.io/component") == "rabbitmq"
-            and labels.get("app.kubernetes.io/part-of") == "rabbitmq"
-            and "app.kubernetes.io/name" in labels):
+    if (
+        labels.get("app.kubernetes.io/component") == "rabbitmq"
+        and labels.get("app.kubernetes.io/part-of") == "rabbitmq"
+        and "app.kubernetes.io/name" in labels
+    ):
         role = {"StatefulSet": "workload", "Pod": "node", "Service": "service"}.get(kind, kind.lower())
         return "rabbitmq", "rabbitmq-operator", labels["app.kubernetes.io/name"], role
     if labels.get("strimzi.io/kind") == "Kafka" and "strimzi.io/cluster" in labels:
@@ -141,7 +153,9 @@ def _identify(kind: str, obj: dict[str, Any]) -> tuple[str, str, str, str] | Non
         elif app == "rabbitmq":
             role = "node"
         else:
-            role = {"broker": "broker", "controller-eligible": "controller"}.get(component, component or "broker")
+            role = {"broker": "broker", "controller-eligible": "controller"}.get(
+                component, component or "broker"
+            )
         return str(app), "bitnami", labels["app.kubernetes.io/instance"], role
     return None
 

@@ -21,13 +21,23 @@ __all__ = ["CONTEXT_SCHEMA", "PROBLEM_SCHEMA", "Discovery", "discover"]
 logger = logging.getLogger(__name__)
 
 PROBLEM_SCHEMA: dict[str, pl.DataType] = {
-    "context": pl.String(), "server": pl.String(), "namespace": pl.String(), "resource": pl.String(),
-    "problem": pl.String(), "severity": pl.Enum(["info", "warning", "error"]), "status": pl.Int32(),
+    "context": pl.String(),
+    "server": pl.String(),
+    "namespace": pl.String(),
+    "resource": pl.String(),
+    "problem": pl.String(),
+    "severity": pl.Enum(["info", "warning", "error"]),
+    "status": pl.Int32(),
     "message": pl.String(),
 }
 CONTEXT_SCHEMA: dict[str, pl.DataType] = {
-    "context": pl.String(), "server": pl.String(), "namespace": pl.String(), "status": pl.String(),
-    "requests": pl.Int32(), "objects": pl.Int32(), "seconds": pl.Float64(),
+    "context": pl.String(),
+    "server": pl.String(),
+    "namespace": pl.String(),
+    "status": pl.String(),
+    "requests": pl.Int32(),
+    "objects": pl.Int32(),
+    "seconds": pl.Float64(),
 }
 
 
@@ -77,14 +87,19 @@ class Discovery:
         errors = self.errors
         if errors.is_empty():
             return
-        lines = [f"{r['context']} {r['resource']}: {r['problem']}: {r['message']}"
-                 for r in errors.head(10).iter_rows(named=True)]
-        raise SourceError(f"kubernetes discovery failed for {errors['context'].n_unique()} context(s): "
-                          + "; ".join(lines), url=str(errors["server"][0]))
+        lines = [
+            f"{r['context']} {r['resource']}: {r['problem']}: {r['message']}"
+            for r in errors.head(10).iter_rows(named=True)
+        ]
+        raise SourceError(
+            f"kubernetes discovery failed for {errors['context'].n_unique()} context(s): " + "; ".join(lines),
+            url=str(errors["server"][0]),
+        )
 
 
-def _run_context(config: Kubeconfig, info: ContextInfo, namespace: str | None,
-                 timeout: float) -> tuple[ContextResult, float]:
+def _run_context(
+    config: Kubeconfig, info: ContextInfo, namespace: str | None, timeout: float
+) -> tuple[ContextResult, float]:
     started = time.perf_counter()
     api = open_client(config, info.name)
     try:
@@ -151,9 +166,13 @@ def discover(
         raise ConfigError(f"kubeconfig {config.path}: no contexts selected")
     scopes = [None if all_namespaces else info.namespace for info in chosen]
     logger.info("discovering %d contexts with %d workers", len(chosen), max_workers)
-    with ThreadPoolExecutor(max_workers=min(max_workers, len(chosen)),
-                            thread_name_prefix="k8s-discover") as pool:
-        futures = [pool.submit(_run_context, config, info, ns, timeout) for info, ns in zip(chosen, scopes, strict=False)]
+    with ThreadPoolExecutor(
+        max_workers=min(max_workers, len(chosen)), thread_name_prefix="k8s-discover"
+    ) as pool:
+        futures = [
+            pool.submit(_run_context, config, info, ns, timeout)
+            for info, ns in zip(chosen, scopes, strict=False)
+        ]
         outcomes = [f.result() for f in futures]
     found = [obj for result, _ in outcomes for obj in result.objects]
     problems: list[Problem] = [p for result, _ in outcomes for p in result.problems]
@@ -163,9 +182,17 @@ def discover(
         severities = {p.severity for p in result.problems}
         unreachable = any(p.problem in ("unreachable", "timeout") for p in result.problems)
         status = "failed" if unreachable else ("partial" if "error" in severities else "ok")
-        context_rows.append({"context": result.context.name, "server": result.context.server, "namespace": ns,
-                             "status": status, "requests": result.requests, "objects": len(result.objects),
-                             "seconds": seconds})
+        context_rows.append(
+            {
+                "context": result.context.name,
+                "server": result.context.server,
+                "namespace": ns,
+                "status": status,
+                "requests": result.requests,
+                "objects": len(result.objects),
+                "seconds": seconds,
+            }
+        )
     return Discovery(
         inventory=inventory,
         relationships=relationships,

@@ -73,20 +73,24 @@ class ContextResult:
     requests: int = 0
 
 
-def _list(api: k8s_client.ApiClient, query: Query, namespace: str | None,
-          timeout: float) -> Any:
+def _list(api: k8s_client.ApiClient, query: Query, namespace: str | None, timeout: float) -> Any:
     common: dict[str, Any] = {"_preload_content": False, "_request_timeout": timeout}
     if query.selector:
         common["label_selector"] = query.selector
     if query.api == "custom":
         custom = k8s_client.CustomObjectsApi(api)
         if namespace:
-            return custom.list_namespaced_custom_object(query.group, query.version, namespace,
-                                                        query.plural, **common)
+            return custom.list_namespaced_custom_object(
+                query.group, query.version, namespace, query.plural, **common
+            )
         return custom.list_cluster_custom_object(query.group, query.version, query.plural, **common)
     api_obj: Any = k8s_client.CoreV1Api(api) if query.api == "core" else k8s_client.AppsV1Api(api)
-    singular = {"pods": "pod", "services": "service", "statefulsets": "stateful_set",
-                "deployments": "deployment"}[query.plural]
+    singular = {
+        "pods": "pod",
+        "services": "service",
+        "statefulsets": "stateful_set",
+        "deployments": "deployment",
+    }[query.plural]
     if namespace:
         return getattr(api_obj, f"list_namespaced_{singular}")(namespace, **common)
     return getattr(api_obj, f"list_{singular}_for_all_namespaces")(**common)
@@ -100,8 +104,14 @@ def _status_message(err: ApiException) -> str:
         return str(err.reason or err.body or "no message")
 
 
-def fetch_context(api: k8s_client.ApiClient, context: ContextInfo, *, namespace: str | None,
-                  timeout: float = 10.0, queries: tuple[Query, ...] = QUERIES) -> ContextResult:
+def fetch_context(
+    api: k8s_client.ApiClient,
+    context: ContextInfo,
+    *,
+    namespace: str | None,
+    timeout: float = 10.0,
+    queries: tuple[Query, ...] = QUERIES,
+) -> ContextResult:
     """Run every discovery query against one context.
 
     Parameters
@@ -126,8 +136,9 @@ def fetch_context(api: k8s_client.ApiClient, context: ContextInfo, *, namespace:
 
     def problem(query: Query, kind: str, severity: str, status: int | None, message: str) -> None:
         logger.info("kubernetes %s %s: %s (%s)", context.name, query.resource, kind, message)
-        result.problems.append(Problem(context.name, context.server, namespace, query.resource,
-                                       kind, severity, status, message))
+        result.problems.append(
+            Problem(context.name, context.server, namespace, query.resource, kind, severity, status, message)
+        )
 
     for query in queries:
         result.requests += 1
@@ -140,8 +151,13 @@ def fetch_context(api: k8s_client.ApiClient, context: ContextInfo, *, namespace:
             if status in (401, 403):
                 problem(query, "forbidden", "error", status, message)
             elif status == 404 and query.api == "custom":
-                problem(query, "operator-not-installed", "info", status,
-                        f"CRD {query.plural}.{query.group} not served: {query.kind} operator not installed")
+                problem(
+                    query,
+                    "operator-not-installed",
+                    "info",
+                    status,
+                    f"CRD {query.plural}.{query.group} not served: {query.kind} operator not installed",
+                )
             elif status == 404:
                 problem(query, "not-found", "warning", status, message)
             else:
@@ -152,11 +168,21 @@ def fetch_context(api: k8s_client.ApiClient, context: ContextInfo, *, namespace:
             # NewConnectionError subclasses ConnectTimeoutError in urllib3: test it first
             refused = isinstance(reason, urllib3.exceptions.NewConnectionError)
             if not refused and isinstance(reason, urllib3.exceptions.TimeoutError):
-                problem(query, "timeout", "error", None,
-                        f"API server {context.server} did not answer within {timeout:g} s ({reason})")
+                problem(
+                    query,
+                    "timeout",
+                    "error",
+                    None,
+                    f"API server {context.server} did not answer within {timeout:g} s ({reason})",
+                )
             else:
-                problem(query, "unreachable", "error", None,
-                        f"API server {context.server} unreachable: {type(reason).__name__}: {reason}")
+                problem(
+                    query,
+                    "unreachable",
+                    "error",
+                    None,
+                    f"API server {context.server} unreachable: {type(reason).__name__}: {reason}",
+                )
             break  # nothing else will answer either
         except ValueError as err:
             problem(query, "bad-response", "error", None, f"answer is not JSON: {err}")

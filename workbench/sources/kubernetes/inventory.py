@@ -24,8 +24,17 @@ __all__ = [
 ]
 
 _KV = pl.List(pl.Struct({"key": pl.String, "value": pl.String}))
-_PORTS = pl.List(pl.Struct({"name": pl.String, "port": pl.Int32, "protocol": pl.String,
-                            "target": pl.String, "metrics": pl.Boolean}))
+_PORTS = pl.List(
+    pl.Struct(
+        {
+            "name": pl.String,
+            "port": pl.Int32,
+            "protocol": pl.String,
+            "target": pl.String,
+            "metrics": pl.Boolean,
+        }
+    )
+)
 PROVIDER = pl.Enum(["kafka", "rabbitmq", "sqs"])
 
 #: Columns of the inventory frame, one row per discovered object.
@@ -88,16 +97,23 @@ def _objects_frame(found: list[FoundObject], context_order: dict[str, int]) -> p
         row = classify_object(item.kind, item.raw)
         if row is None:
             continue
-        row.update(context=item.context, server=item.server, rule=item.rule,
-                   order=context_order.get(item.context, len(context_order)))
+        row.update(
+            context=item.context,
+            server=item.server,
+            rule=item.rule,
+            order=context_order.get(item.context, len(context_order)),
+        )
         rows.append(row)
     return pl.DataFrame(rows, schema=_ROW_SCHEMA) if rows else pl.DataFrame(schema=_ROW_SCHEMA)
 
 
 def _merge(objects: pl.DataFrame) -> pl.DataFrame:
     """One row per object: merge by uid (or server/namespace/kind/name when uid is missing)."""
-    key = pl.when(pl.col("uid") != "").then(pl.col("uid")).otherwise(
-        pl.concat_str("server", "namespace", "kind", "name", separator="/"))
+    key = (
+        pl.when(pl.col("uid") != "")
+        .then(pl.col("uid"))
+        .otherwise(pl.concat_str("server", "namespace", "kind", "name", separator="/"))
+    )
     first_cols = [c for c in _ROW_SCHEMA if c not in ("order", "rule", "context")]
     return (
         objects.with_columns(_key=key, _source=pl.concat_str("context", "rule", separator=":"))
@@ -124,34 +140,58 @@ def build_relationships(merged: pl.DataFrame) -> pl.DataFrame:
     base = ["context", "namespace", "provider", "cluster"]
     members = merged.filter(pl.col("role") != "cluster")
     to_cluster = members.select(
-        *base, parent_kind=pl.lit("Cluster"), parent_name=pl.col("cluster"),
+        *base,
+        parent_kind=pl.lit("Cluster"),
+        parent_name=pl.col("cluster"),
         relation=pl.concat_str(pl.lit("has_"), pl.col("kind").str.to_lowercase()),
-        child_kind="kind", child_name="name",
+        child_kind="kind",
+        child_name="name",
     )
     pods = merged.filter(pl.col("kind") == "Pod")
     owners = merged.filter(pl.col("kind").is_in(["StatefulSet", "StrimziPodSet", "Deployment"]))
     owned = (
-        pods.select(*base, "name", "server", owner="owner_uids").explode("owner")
-        .join(owners.select("server", owner="uid", parent_kind="kind", parent_name="name"),
-              on=["server", "owner"])
-        .select(*base, "parent_kind", "parent_name", relation=pl.lit("owns"),
-                child_kind=pl.lit("Pod"), child_name="name")
+        pods.select(*base, "name", "server", owner="owner_uids")
+        .explode("owner")
+        .join(
+            owners.select("server", owner="uid", parent_kind="kind", parent_name="name"),
+            on=["server", "owner"],
+        )
+        .select(
+            *base,
+            "parent_kind",
+            "parent_name",
+            relation=pl.lit("owns"),
+            child_kind=pl.lit("Pod"),
+            child_name="name",
+        )
     )
     pod_labels = pods.select("server", "namespace", pod="name", kv="labels").explode("kv").unnest("kv")
     services = merged.filter((pl.col("kind") == "Service") & (pl.col("service_selector").list.len() > 0))
-    wanted = services.select(*base, "server", service="name",
-                             n=pl.col("service_selector").list.len(), kv="service_selector")
+    wanted = services.select(
+        *base, "server", service="name", n=pl.col("service_selector").list.len(), kv="service_selector"
+    )
     exposed = (
-        wanted.explode("kv").unnest("kv")
+        wanted.explode("kv")
+        .unnest("kv")
         .join(pod_labels, on=["server", "namespace", "key", "value"])
-        .group_by(*base, "server", "service", "n", "pod").agg(hits=pl.len())
+        .group_by(*base, "server", "service", "n", "pod")
+        .agg(hits=pl.len())
         .filter(pl.col("hits") == pl.col("n"))
-        .select(*base, parent_kind=pl.lit("Pod"), parent_name="pod", relation=pl.lit("exposed_by"),
-                child_kind=pl.lit("Service"), child_name="service")
+        .select(
+            *base,
+            parent_kind=pl.lit("Pod"),
+            parent_name="pod",
+            relation=pl.lit("exposed_by"),
+            child_kind=pl.lit("Service"),
+            child_name="service",
+        )
     )
     edges = pl.concat([to_cluster, owned, exposed], how="vertical_relaxed")
-    return (edges.cast(RELATIONSHIP_SCHEMA)  # type: ignore[arg-type]
-            .unique().sort("context", "namespace", "cluster", "relation", "parent_name", "child_name"))
+    return (
+        edges.cast(RELATIONSHIP_SCHEMA)  # type: ignore[arg-type]
+        .unique()
+        .sort("context", "namespace", "cluster", "relation", "parent_name", "child_name")
+    )
 
 
 def build_inventory(found: list[FoundObject], context_order: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -176,15 +216,25 @@ def build_inventory(found: list[FoundObject], context_order: list[str]) -> tuple
     relationships = build_relationships(merged)
     keys = ["context", "namespace", "cluster"]
     own_pods = merged.filter(pl.col("kind") == "Pod").select(
-        "context", "namespace", "kind", "name", pods=pl.concat_list("name"))
-    workload_pods = (relationships.filter(pl.col("relation") == "owns")
-                     .group_by("context", "namespace", kind="parent_kind", name="parent_name")
-                     .agg(pods=pl.col("child_name").sort()))
-    service_pods = (relationships.filter(pl.col("relation") == "exposed_by")
-                    .group_by("context", "namespace", name="child_name")
-                    .agg(pods=pl.col("parent_name").sort()).with_columns(kind=pl.lit("Service")))
-    cluster_pods = (merged.filter(pl.col("kind") == "Pod").group_by(keys)
-                    .agg(pods=pl.col("name").sort()).with_columns(role=pl.lit("cluster")))
+        "context", "namespace", "kind", "name", pods=pl.concat_list("name")
+    )
+    workload_pods = (
+        relationships.filter(pl.col("relation") == "owns")
+        .group_by("context", "namespace", kind="parent_kind", name="parent_name")
+        .agg(pods=pl.col("child_name").sort())
+    )
+    service_pods = (
+        relationships.filter(pl.col("relation") == "exposed_by")
+        .group_by("context", "namespace", name="child_name")
+        .agg(pods=pl.col("parent_name").sort())
+        .with_columns(kind=pl.lit("Service"))
+    )
+    cluster_pods = (
+        merged.filter(pl.col("kind") == "Pod")
+        .group_by(keys)
+        .agg(pods=pl.col("name").sort())
+        .with_columns(role=pl.lit("cluster"))
+    )
     pods = pl.concat([own_pods, workload_pods, service_pods], how="diagonal_relaxed")
     inventory = (
         merged.join(pods, on=["context", "namespace", "kind", "name"], how="left")
@@ -212,15 +262,19 @@ def summarize_clusters(inventory: pl.DataFrame) -> pl.DataFrame:
         metrics_ports (sorted unique port numbers), pod_names.
     """
     keys = ["context", "namespace", "provider", "distribution", "cluster"]
-    metrics_ports = (pl.col("ports").list.eval(pl.element().filter(pl.element().struct.field("metrics"))
-                                               .struct.field("port")))
+    metrics_ports = pl.col("ports").list.eval(
+        pl.element().filter(pl.element().struct.field("metrics")).struct.field("port")
+    )
     return (
         inventory.with_columns(_metrics=metrics_ports)
         .group_by(keys)
         .agg(
             pods=(pl.col("kind") == "Pod").sum(),
             services=(pl.col("kind") == "Service").sum(),
-            metrics_ports=pl.col("_metrics").list.explode(keep_nulls=False, empty_as_null=False).unique().sort(),
+            metrics_ports=pl.col("_metrics")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .unique()
+            .sort(),
             pod_names=pl.col("name").filter(pl.col("kind") == "Pod").sort(),
         )
         .sort(keys)

@@ -92,7 +92,9 @@ def _named(raw: dict[str, Any], section: str, path: Path) -> dict[str, dict[str,
         key = section[:-1]  # clusters -> cluster, users -> user, contexts -> context
         body = item.get(key)
         if not isinstance(body, dict):
-            raise ConfigError(f"kubeconfig {path}: {section}[{index}] ({item['name']!r}) has no '{key}' mapping")
+            raise ConfigError(
+                f"kubeconfig {path}: {section}[{index}] ({item['name']!r}) has no '{key}' mapping"
+            )
         out.setdefault(item["name"], body)
     return out
 
@@ -126,8 +128,10 @@ def read_kubeconfig(path: str | Path | None = None) -> Kubeconfig:
     except yaml.YAMLError as err:
         raise ConfigError(f"kubeconfig {resolved}: not valid YAML: {err}") from err
     if not isinstance(raw, dict):
-        raise ConfigError(f"kubeconfig {resolved}: expected a mapping with clusters/users/contexts, "
-                          f"got {type(raw).__name__}")
+        raise ConfigError(
+            f"kubeconfig {resolved}: expected a mapping with clusters/users/contexts, "
+            f"got {type(raw).__name__}"
+        )
     clusters = _named(raw, "clusters", resolved)
     users = _named(raw, "users", resolved)
     contexts_raw = _named(raw, "contexts", resolved)
@@ -138,20 +142,32 @@ def read_kubeconfig(path: str | Path | None = None) -> Kubeconfig:
         cluster_name = body.get("cluster")
         user_name = body.get("user", "")
         if cluster_name not in clusters:
-            raise ConfigError(f"kubeconfig {resolved}: context {name!r} names cluster {cluster_name!r}, "
-                              f"which is not defined (defined: {sorted(clusters)})")
+            raise ConfigError(
+                f"kubeconfig {resolved}: context {name!r} names cluster {cluster_name!r}, "
+                f"which is not defined (defined: {sorted(clusters)})"
+            )
         if user_name and user_name not in users:
-            raise ConfigError(f"kubeconfig {resolved}: context {name!r} names user {user_name!r}, "
-                              f"which is not defined (defined: {sorted(users)})")
+            raise ConfigError(
+                f"kubeconfig {resolved}: context {name!r} names user {user_name!r}, "
+                f"which is not defined (defined: {sorted(users)})"
+            )
         server = clusters[cluster_name].get("server")
         if not isinstance(server, str) or not server:
             raise ConfigError(f"kubeconfig {resolved}: cluster {cluster_name!r} has no 'server' URL")
         namespace = body.get("namespace")
-        contexts.append(ContextInfo(name=name, cluster=str(cluster_name), server=server.rstrip("/"),
-                                    user=str(user_name), namespace=str(namespace) if namespace else None))
+        contexts.append(
+            ContextInfo(
+                name=name,
+                cluster=str(cluster_name),
+                server=server.rstrip("/"),
+                user=str(user_name),
+                namespace=str(namespace) if namespace else None,
+            )
+        )
     current = raw.get("current-context")
-    return Kubeconfig(path=resolved, raw=raw, contexts=contexts,
-                      current_context=str(current) if current else None)
+    return Kubeconfig(
+        path=resolved, raw=raw, contexts=contexts, current_context=str(current) if current else None
+    )
 
 
 def open_client(config: Kubeconfig, context: str, *, retries: int = 0) -> k8s_client.ApiClient:
@@ -176,8 +192,8 @@ def open_client(config: Kubeconfig, context: str, *, retries: int = 0) -> k8s_cl
     configuration.retries = retries  # read when the client builds its connection pool
     try:
         api: k8s_client.ApiClient = new_client_from_config_dict(  # type: ignore[no-untyped-call]
-            config.raw, context=context, persist_config=False,
-            client_configuration=configuration)
+            config.raw, context=context, persist_config=False, client_configuration=configuration
+        )
     except (ConfigException, ValueError, TypeError, OSError) as err:
         raise ConfigError(f"kubeconfig {config.path}: context {context!r}: {err}") from err
     return api

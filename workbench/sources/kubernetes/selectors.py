@@ -84,13 +84,19 @@ def promql_selectors(inventory: pl.DataFrame, *, style: Style = "pod") -> pl.Dat
     keys = ["context", "namespace", "provider", "distribution", "cluster"]
     pods = inventory.filter(pl.col("kind") == "Pod").with_columns(
         metrics_port=pl.col("ports").list.eval(
-            pl.element().filter(pl.element().struct.field("metrics")).struct.field("port")))
+            pl.element().filter(pl.element().struct.field("metrics")).struct.field("port")
+        )
+    )
     scraped = pods.explode("metrics_port").filter(pl.col("metrics_port").is_not_null())
-    grouped = scraped.group_by(*keys, "metrics_port").agg(
-        pod_names=pl.col("name").sort(),
-        pod_ips=pl.col("pod_ip").filter(pl.col("pod_ip") != "").sort(),
-        exporter=(pl.col("role") == "exporter").all(),
-    ).sort(*keys, "metrics_port")
+    grouped = (
+        scraped.group_by(*keys, "metrics_port")
+        .agg(
+            pod_names=pl.col("name").sort(),
+            pod_ips=pl.col("pod_ip").filter(pl.col("pod_ip") != "").sort(),
+            exporter=(pl.col("role") == "exporter").all(),
+        )
+        .sort(*keys, "metrics_port")
+    )
     rows = []
     for row in grouped.iter_rows(named=True):
         ns = ("namespace", "=", row["namespace"])
@@ -104,13 +110,26 @@ def promql_selectors(inventory: pl.DataFrame, *, style: Style = "pod") -> pl.Dat
             matchers = [ns, ("rabbitmq_cluster", "=", row["cluster"])]
         else:
             matchers = [ns, pods_re]
-        rows.append({**{k: row[k] for k in keys}, "metrics_port": row["metrics_port"],
-                     "exporter": row["exporter"],
-                     "matchers": [{"label": a, "op": b, "value": c} for a, b, c in matchers],
-                     "selector": promql_selector(matchers),
-                     "label_matchers": promql_selector(matchers)[1:-1]})
-    schema: dict[str, Any] = {"context": pl.String, "namespace": pl.String, "provider": pl.String,
-              "distribution": pl.String, "cluster": pl.String, "metrics_port": pl.Int32,
-              "exporter": pl.Boolean, "matchers": _MATCHERS, "selector": pl.String,
-                              "label_matchers": pl.String}
+        rows.append(
+            {
+                **{k: row[k] for k in keys},
+                "metrics_port": row["metrics_port"],
+                "exporter": row["exporter"],
+                "matchers": [{"label": a, "op": b, "value": c} for a, b, c in matchers],
+                "selector": promql_selector(matchers),
+                "label_matchers": promql_selector(matchers)[1:-1],
+            }
+        )
+    schema: dict[str, Any] = {
+        "context": pl.String,
+        "namespace": pl.String,
+        "provider": pl.String,
+        "distribution": pl.String,
+        "cluster": pl.String,
+        "metrics_port": pl.Int32,
+        "exporter": pl.Boolean,
+        "matchers": _MATCHERS,
+        "selector": pl.String,
+        "label_matchers": pl.String,
+    }
     return pl.DataFrame(rows, schema=schema)
