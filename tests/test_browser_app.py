@@ -199,8 +199,9 @@ def test_a_shared_url_restores_the_view(server: LiveServer, browser: webdriver.C
     deadline = time.time() + 20
 
     def panel_titles(driver: webdriver.Chrome) -> list[str]:
-        return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#en-panels .annotation-text")
-                if e.text.startswith("consumer_lag")]
+        texts = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#en-panels .annotation-text')).map(e => e.textContent);")
+        return [t for t in texts if t.startswith("consumer_lag")]
 
     # the URL follows and the page re-renders from it with one panel left
     while (("metrics=" not in browser.current_url or len(panel_titles(browser)) != 1)
@@ -216,7 +217,7 @@ def test_a_shared_url_restores_the_view(server: LiveServer, browser: webdriver.C
     shared = browser.current_url
     assert "metrics=consumer_lag_messages" in unquote(shared)
     assert "start=2026-01-06T00:00" in unquote(shared)
-    titles_before = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#en-panels .annotation-text")]
+    titles_before = panel_titles(browser)
     # a fresh browser opening the shared link sees the same view
     other = _driver()
     try:
@@ -226,7 +227,7 @@ def test_a_shared_url_restores_the_view(server: LiveServer, browser: webdriver.C
                    if e.is_selected()]
         assert checked == ["consumer_lag_messages"]
         assert other.find_element(By.ID, "en-start").get_attribute("value") == "2026-01-06T00:00"
-        titles_after = [e.text for e in other.find_elements(By.CSS_SELECTOR, "#en-panels .annotation-text")]
+        titles_after = panel_titles(other)
         assert titles_after == titles_before
         assert titles_after[0].startswith("consumer_lag_messages")
         shot(other, "shared-url")
