@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import polars as pl
 import requests
 from typer.testing import CliRunner
 
@@ -28,7 +29,18 @@ def test_simulate_writes_a_dataset_and_history(tmp_path: Path) -> None:
     store_dir = tmp_path / "store"
     result = runner.invoke(
         app,
-        ["simulate", "memory-alarm", "--days", "2", "--seed", "3", "--store-dir", str(store_dir), "--export", str(tmp_path / "om")],
+        [
+            "simulate",
+            "memory-alarm",
+            "--days",
+            "2",
+            "--seed",
+            "3",
+            "--store-dir",
+            str(store_dir),
+            "--export",
+            str(tmp_path / "om"),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "sim-memory-alarm-3" in result.output
@@ -36,13 +48,27 @@ def test_simulate_writes_a_dataset_and_history(tmp_path: Path) -> None:
     assert store.manifest("sim-memory-alarm-3").seed == 3
     incidents = store.read_incidents("sim-memory-alarm-3")
     assert incidents["kind"].to_list() == ["memory_alarm"]
-    assert len(list((tmp_path / "om").glob("history-*.om"))) == 25  # 2-hour files; the last sample opens the 25th
+    again = runner.invoke(
+        app, ["simulate", "memory-alarm", "--days", "2", "--seed", "3", "--store-dir", str(store_dir)]
+    )
+    assert again.exit_code == 0, again.output
+    assert store.read_incidents("sim-memory-alarm-3").height == 1  # same run twice: nothing doubled
+    assert (
+        store.manifest("sim-memory-alarm-3").rows
+        == store.scan("sim-memory-alarm-3").select(pl.len()).collect().item()
+    )
+    assert (
+        len(list((tmp_path / "om").glob("history-*.om"))) == 25
+    )  # 2-hour files; the last sample opens the 25th
 
 
 def test_scenario_export_and_import(isolated_settings: Path) -> None:
     target = isolated_settings / "peak.yaml"
     assert runner.invoke(app, ["scenario-export", "seasonal-peak-day", str(target)]).exit_code == 0
-    target.write_text(target.read_text(encoding="utf-8").replace("name: seasonal-peak-day", "name: my-peak"), encoding="utf-8")
+    target.write_text(
+        target.read_text(encoding="utf-8").replace("name: seasonal-peak-day", "name: my-peak"),
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["scenario-import", str(target)])
     assert result.exit_code == 0, result.output
     assert "my-peak" in runner.invoke(app, ["scenarios"]).output
@@ -52,8 +78,15 @@ def test_serve_scenario_serves_metrics_until_stopped() -> None:
     announced: list[str] = []
     worker = threading.Thread(
         target=serve_scenario,
-        kwargs={"scenario": "steady-week", "address": "127.0.0.1:0", "days": 0.05, "horizon": "30m", "speed": 60.0,
-                "announce": announced.append, "stop_after": 6.0},
+        kwargs={
+            "scenario": "steady-week",
+            "address": "127.0.0.1:0",
+            "days": 0.05,
+            "horizon": "30m",
+            "speed": 60.0,
+            "announce": announced.append,
+            "stop_after": 6.0,
+        },
     )
     worker.start()
     try:

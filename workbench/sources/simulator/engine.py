@@ -270,11 +270,16 @@ def store_simulation(result: SimulationResult, *, dataset: str | None = None, st
 
     target = store if store is not None else Store()
     name = dataset or f"sim-{result.spec.name}-{result.seed}"
+    incidents = result.incidents
+    if name in target.names():
+        # rows are appended idempotently by the store; do the same for the ground truth
+        known = target.read_incidents(name).select("start", "end", "kind", "cluster")
+        incidents = incidents.join(known, on=["start", "end", "kind", "cluster"], how="anti")
     return target.append(
         name,
         result.frame,
         source=result.source,
         parameters=result.parameters,
         seed=result.seed,
-        incidents=result.incidents,
+        incidents=incidents if incidents.height else None,
     )
