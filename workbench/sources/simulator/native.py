@@ -17,7 +17,8 @@ The same mechanics arrays are written as the series of
   counters restart from zero;
 - **YACE** for SQS (gauges holding the CloudWatch statistic of the latest period, names and
   statistics as in YACE's ``examples/sqs.yml``; labels ``name`` (ARN),
-  ``dimension_QueueName``, ``region``, ``account_id``).
+  ``dimension_QueueName``, ``region``, ``account_id``). A queue that has held no message
+  and seen no API call for six hours is inactive in CloudWatch: its series have gaps.
 
 :func:`native_frame` lays them out long: ``ts, name, type, exporter, labels, value`` with
 the labels as a struct (null where a series lacks a label). :func:`exposition` renders one tick in the
