@@ -218,19 +218,20 @@ def ingest_prometheus_command(
     """
     from workbench.sources.prometheus import ingest_prometheus
 
-    report = ingest_prometheus(
-        url,
-        since=since,
-        step=step,
-        provider=provider,
-        cluster=cluster,
-        selector=selector,
-        counters=counters,  # type: ignore[arg-type]
-        rate_window=rate_window,
-        dataset=dataset,
-        timeout=timeout,
-        max_workers=workers,
-    )
+    with console.status(f"pulling {since} from {url} ..."):
+        report = ingest_prometheus(
+            url,
+            since=since,
+            step=step,
+            provider=provider,
+            cluster=cluster,
+            selector=selector,
+            counters=counters,  # type: ignore[arg-type]
+            rate_window=rate_window,
+            dataset=dataset,
+            timeout=timeout,
+            max_workers=workers,
+        )
     _print_ingest(report, quarantine_out)
 
 
@@ -260,7 +261,8 @@ def ingest_file_command(
             raise ParameterError("timestamp", allowed="ISO 8601, e.g. 2026-01-01T00:00:00+00:00", received=timestamp) from err
         if when.tzinfo is None:
             raise ParameterError("timestamp", allowed="a time with a zone (e.g. +00:00 or Z)", received=timestamp)
-    report = ingest_file(path, dataset=dataset, provider=provider, cluster=cluster, timestamp=when, period_s=period)
+    with console.status(f"reading {path} ..."):
+        report = ingest_file(path, dataset=dataset, provider=provider, cluster=cluster, timestamp=when, period_s=period)
     _print_ingest(report, quarantine_out)
 
 
