@@ -30,7 +30,7 @@ def jump_detector(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def fleet(n_topics: int, *, hours: int = 48, step_min: int = 10, surge_topic: int | None = 0) -> pl.DataFrame:
-    """Topics with a daily publish cycle and one consumer group each; one topic surges at hour 40."""
+    """Topics with a daily publish cycle and one consumer group each; one topic surges 8 h before the end."""
     n = hours * 60 // step_min
     ts = [T0 + timedelta(minutes=step_min * i) for i in range(n)]
     hour = np.arange(n) * step_min / 60
@@ -40,9 +40,10 @@ def fleet(n_topics: int, *, hours: int = 48, step_min: int = 10, surge_topic: in
         rate = 100 + 40 * np.sin(2 * np.pi * hour / 24) + rng.normal(0, 2, n)
         lag = np.abs(rng.normal(10, 2, n))
         if k == surge_topic:
-            surge = (hour >= 40) & (hour < 41)
+            at = hours - 8
+            surge = (hour >= at) & (hour < at + 1)
             rate = np.where(surge, rate * 6, rate)
-            lag = lag + np.where(hour >= 40.1, np.minimum(hour - 40, 1.0) * 40_000 * (hour < 47.5), 0)
+            lag = lag + np.where(hour >= at + 0.1, np.minimum(hour - at, 1.0) * 40_000 * (hour < hours - 0.5), 0)
         for level, entity, metric, values in (
             ("topic", f"t{k}", "messages_in_per_s", rate),
             ("consumer_group", f"g{k}/t{k}", "consumer_lag_messages", lag),
@@ -138,3 +139,23 @@ def test_bad_arguments() -> None:
         learn(frame, detector="isolation-forest")
     empty = learn(frame.clear(), detector=jump_detector)
     assert empty.height == 0 and empty.schema == pl.Schema(FINDING_SCHEMA)
+
+
+def test_cli_learn_reads_and_writes_the_store(isolated_settings: object) -> None:
+    from typer.testing import CliRunner
+
+    from workbench.cli import app
+    from workbench.store import Store
+
+    store = Store()
+    store.append("fleet", fleet(2, hours=30), source="test")
+    result = CliRunner().invoke(app, ["learn", "fleet", "--jobs", "1", "--top", "3"])
+    assert result.exit_code == 0, result.output
+    stored = store.read_findings("fleet")
+    assert stored.height > 0
+    assert f"{stored.height} findings stored for fleet" in result.output
+    assert "anomaly consumer_group g0/t0 consumer_lag_messages" in result.output  # the surge's backlog
+    from workbench.errors import NotFoundError
+
+    missing = CliRunner().invoke(app, ["learn", "nope"])  # workbench.cli.main prints it as one line
+    assert missing.exit_code != 0 and isinstance(missing.exception, NotFoundError)
