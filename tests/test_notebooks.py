@@ -150,6 +150,9 @@ def test_fleet_exploration_report(runs: dict[str, ReportResult]) -> None:
     assert "Fleet exploration" in html
     assert "rabbit-prod-1 messages_in_per_s" in html  # the traffic figure
     assert "What happened, in words" in html
+    assert "Topology, coloured by latest health" in html
+    assert 0 <= result.findings["mean_health"] <= 100
+    assert result.findings["worst_health"][0]["explanation"] in html
     found = result.findings
     assert {row["level"] for row in found["inventory"]} == {"cluster", "node", "queue"}
     assert found["findings_total"] == sum(row["findings"] for row in found["findings_by_kind"])
