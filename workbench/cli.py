@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -355,14 +356,18 @@ def scenarios() -> None:
     """List the simulator's scenarios (built-in and imported)."""
     from workbench.sources.simulator import list_scenarios
 
-    table = Table(title="Scenarios (workbench simulate NAME)")
+    # Short numeric headers and a wrapping description keep the table readable at 80 columns.
+    table = Table(title="Scenarios (workbench simulate NAME)", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("name", no_wrap=True)
-    for column in ("origin", "clusters", "incidents", "days", "description"):
-        table.add_column(column)
+    table.add_column("origin", no_wrap=True)
+    for column in ("cl.", "inc.", "days"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("description", ratio=1, min_width=20)
     for row in list_scenarios().iter_rows(named=True):
         first_sentence = row["description"].split(". ")[0]
         table.add_row(row["name"], row["origin"], str(row["clusters"]), str(row["incidents"]), f"{row['days'] or 0:g}", first_sentence)
     console.print(table)
+    console.print("cl. = clusters, inc. = ground-truth incidents")
 
 
 @app.command("simulate")
