@@ -33,6 +33,7 @@ def test_weights_sum_to_100_and_healthy_entity_scores_100() -> None:
     assert row["explanation"] == "no penalties"
     assert row["lag_trend_observed"] is True
     assert row["alarms_observed"] is False
+    assert row["ts"] == T0  # the span start when scoring the whole span
 
 
 @pytest.mark.parametrize(

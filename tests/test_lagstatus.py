@@ -193,3 +193,29 @@ def test_lag_seconds_extrapolates_nan_and_flat_runs() -> None:
     few = pl.DataFrame({"g": "x", "p": 0, "ts": [ts[0], ts[0]], "offset": [100.0, -1.0]})
     out = lag_seconds(single, few, keys=keys, partition_keys=pk)
     assert out["lag_seconds"].to_list() == [None]
+
+
+def test_lag_status_timeline_uses_stored_statuses_or_derives_them() -> None:
+    from workbench.analysis.lagstatus import lag_status_timeline
+
+    stored = pl.DataFrame(
+        {"ts": [T0, T0 + timedelta(minutes=5)], "provider": "kafka", "cluster": "k", "level": "consumer_group",
+         "entity": "g/t", "metric": "consumer_status", "value": [1.0, 5.0], "source": "prometheus:burrow"}
+    )
+    out = lag_status_timeline(stored)
+    assert out["status"].to_list() == ["OK", "STALL"]
+    end, com = _history(60, 100.0, [min(100.0 * m, 2000.0) for m in range(60)])
+    canonical = pl.concat(
+        [
+            end.select("ts", pl.concat_str("topic", pl.col("partition").cast(pl.String), separator="/").alias("entity"),
+                       pl.lit("log_end_offset").alias("metric"), pl.col("offset").cast(pl.Float64).alias("value")),
+            com.select("ts", pl.concat_str("group", "topic", pl.col("partition").cast(pl.String), separator="/")
+                       .alias("entity"), pl.lit("committed_offset").alias("metric"),
+                       pl.col("offset").cast(pl.Float64).alias("value")),
+        ]
+    ).with_columns(provider=pl.lit("kafka"), cluster=pl.lit("k"), level=pl.lit("partition"), source=pl.lit("x"))
+    derived = lag_status_timeline(canonical)
+    group = derived.filter(pl.col("level") == "consumer_group")
+    assert group["entity"].unique().to_list() == ["g/t"]
+    assert group["status"].to_list()[-1] == "ERR"
+    assert derived.filter(pl.col("level") == "partition")["status"].to_list()[-1] == "STOP"

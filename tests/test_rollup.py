@@ -103,3 +103,26 @@ def test_errors() -> None:
         rollup(_rabbit(), to="node")
     with pytest.raises(SchemaError, match="'entity'"):
         rollup(_kafka().drop("entity"), to="topic")
+
+
+def test_topology_edges_from_entity_ids() -> None:
+    from workbench.analysis.rollup import topology_edges
+
+    index = pl.DataFrame(
+        {
+            "provider": ["kafka"] * 6 + ["rabbitmq"] * 2,
+            "cluster": ["k1"] * 6 + ["r1"] * 2,
+            "level": ["cluster", "topic", "partition", "consumer_group", "partition", "broker", "cluster", "queue"],
+            "entity": ["k1", "orders", "orders/0", "grp/orders", "grp/orders/0", "broker-1", "r1", "shop/b"],
+        }
+    )
+    edges = topology_edges(index)
+    got = set(edges.select("parent_level", "parent", "child_level", "child").iter_rows())
+    assert got == {
+        ("cluster", "k1", "topic", "orders"),
+        ("cluster", "k1", "broker", "broker-1"),
+        ("topic", "orders", "partition", "orders/0"),
+        ("topic", "orders", "consumer_group", "grp/orders"),
+        ("consumer_group", "grp/orders", "partition", "grp/orders/0"),
+        ("cluster", "r1", "queue", "shop/b"),
+    }

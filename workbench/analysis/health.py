@@ -187,7 +187,8 @@ def health_scores(
     Returns
     -------
     polars.DataFrame
-        ``cluster, level, entity`` (+ ``ts``), ``score``, ``explanation``,
+        ``cluster, level, entity``, ``ts`` (window start, or the first
+        sample of the span when ``every`` is None), ``score``, ``explanation``,
         and per component ``<name>_penalty`` and ``<name>_observed``, plus the
         evidence ``status_code, backlog_first, backlog_last, dlq_depth,
         under_replicated, offline_partitions, alarm, memory_utilisation,
@@ -235,18 +236,17 @@ def health_scores(
     if every is not None:
         data = data.with_columns(pl.col("ts").dt.truncate(every).alias("_window"))
         group.append("_window")
-    feats = data.group_by(group).agg(_features())
+    feats = data.group_by(group).agg(*_features(), pl.col("ts").min().alias("_span_start"))
     feats = feats.with_columns((pl.col("_mem_used") / pl.col("_mem_limit")).alias("memory_utilisation"))
     bad = _badness(backlog_floor, disk_floor_bytes)
     penalties = [(w.get(c, 0.0) * bad[c]).alias(f"{c}_penalty") for c in COMPONENTS]
     scored = feats.with_columns(penalties)
     total = pl.sum_horizontal([pl.col(f"{c}_penalty") for c in COMPONENTS])
     scored = scored.with_columns((100.0 - total).clip(0.0, 100.0).alias("score"), _explanation(w).alias("explanation"))
-    if every is not None:
-        scored = scored.rename({"_window": "ts"})
+    scored = scored.rename({"_window": "ts"}) if every is not None else scored.rename({"_span_start": "ts"})
     evidence = ["status_code", "backlog_first", "backlog_last", "dlq_depth", "under_replicated",
                 "offline_partitions", "alarm", "memory_utilisation", "disk_free_bytes"]
-    keys = [*_GROUP, *(["ts"] if every is not None else [])]
+    keys = [*_GROUP, "ts"]
     columns = [*keys, "score", "explanation",
                *(f"{c}_penalty" for c in COMPONENTS), *(f"{c}_observed" for c in COMPONENTS), *evidence]
     return scored.select(columns).sort(["score", *keys]).collect()

@@ -51,6 +51,7 @@ __all__ = [
     "evaluate_partitions",
     "group_status",
     "lag_seconds",
+    "lag_status_timeline",
     "status_over_time",
 ]
 
@@ -665,3 +666,53 @@ def consumer_status_frame(
     )
     out = pl.concat([part_rows, group_rows])
     return out.with_columns(pl.col("ts").cast(pl.Datetime("ms", "UTC")))
+
+
+def lag_status_timeline(frame: pl.DataFrame | pl.LazyFrame, *, every: str | timedelta = "5m") -> pl.DataFrame:
+    """Burrow status over time of every consumer group and group partition in a frame.
+
+    Uses stored ``consumer_status`` rows when the frame has them (e.g. from
+    Burrow's exporter), otherwise derives them with
+    :func:`consumer_status_frame`.
+
+    Parameters
+    ----------
+    frame : polars.DataFrame or polars.LazyFrame
+        Canonical long frame (typically one cluster of a dataset).
+    every : str or timedelta, default "5m"
+        Evaluation step when statuses are derived.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``ts, level, entity, status`` (status names) and ``status_code``,
+        sorted by entity and time.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime, timedelta, UTC
+    >>> t = [datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=m) for m in range(40)]
+    >>> rows = pl.DataFrame({"ts": t * 2, "provider": "kafka", "cluster": "k", "level": "partition",
+    ...     "entity": ["orders/0"] * 40 + ["billing/orders/0"] * 40,
+    ...     "metric": ["log_end_offset"] * 40 + ["committed_offset"] * 40,
+    ...     "value": [100.0 * m for m in range(40)] + [min(100.0 * m, 800.0) for m in range(40)],
+    ...     "source": "x"})
+    >>> out = lag_status_timeline(rows)
+    >>> out.filter(pl.col("level") == "consumer_group")["status"].to_list()[-1]
+    'ERR'
+    """
+    data = frame.lazy()
+    stored = (
+        data.filter(pl.col("metric").cast(pl.String) == "consumer_status")
+        .select("ts", pl.col("level").cast(pl.String), pl.col("entity").cast(pl.String), "value")
+        .collect()
+    )
+    if stored.is_empty():
+        stored = consumer_status_frame(data, every=every).select("ts", "level", "entity", "value")
+    codes = stored.with_columns(pl.col("value").round(0).cast(pl.Int8).alias("status_code"))
+    return (
+        codes.join(_CODE_TO_STATUS, on="status_code", how="left")
+        .select("ts", "level", "entity", pl.col("status").cast(pl.String), "status_code")
+        .sort("entity", "ts")
+    )

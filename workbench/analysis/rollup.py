@@ -37,7 +37,7 @@ from workbench.catalog import metrics
 from workbench.errors import ParameterError, SchemaError
 from workbench.mapping.rates import pack_key_expr, series_key_spec, unpack_key_exprs
 
-__all__ = ["FINEST_FIRST", "ROLLUP_TARGETS", "rollup", "rollup_topology"]
+__all__ = ["FINEST_FIRST", "ROLLUP_TARGETS", "rollup", "rollup_topology", "topology_edges"]
 
 logger = logging.getLogger(__name__)
 
@@ -273,3 +273,64 @@ def rollup_topology(
     if not parts:
         return rollup(data, to="cluster", percentiles=percentiles)
     return pl.concat(parts, how="vertical_relaxed")
+
+
+def topology_edges(entities: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """Parent -> child edges between the entities of a dataset, from their canonical ids.
+
+    Edges: cluster -> topic / broker / node / queue; topic -> partition
+    (``orders`` -> ``orders/3``); topic -> consumer group reading it
+    (``orders`` -> ``billing/orders``); consumer group -> its group partitions
+    (``billing/orders`` -> ``billing/orders/3``). Only edges whose parent is
+    itself an entity of the dataset are returned.
+
+    Parameters
+    ----------
+    entities : polars.DataFrame or polars.LazyFrame
+        ``provider, cluster, level, entity`` (e.g. the app's entity index).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``provider, cluster, parent_level, parent, child_level, child``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> idx = pl.DataFrame({"provider": "kafka", "cluster": "k",
+    ...     "level": ["cluster", "topic", "partition", "consumer_group", "partition"],
+    ...     "entity": ["k", "orders", "orders/0", "billing/orders", "billing/orders/0"]})
+    >>> topology_edges(idx).select("parent", "child").rows()
+    [('billing/orders', 'billing/orders/0'), ('k', 'orders'), ('orders', 'billing/orders'), ('orders', 'orders/0')]
+    """
+    idx = (
+        entities.lazy()
+        .select(*(pl.col(c).cast(pl.String) for c in ("provider", "cluster", "level", "entity")))
+        .unique()
+        .collect()
+    )
+    e, level = pl.col("entity"), pl.col("level")
+    slashes = e.str.count_matches("/")
+    strip_last = e.str.replace(r"/[^/]*$", "")
+    parent = (
+        pl.when((level == "partition") & (slashes == 1)).then(pl.struct(pl.lit("topic").alias("pl"), strip_last.alias("p")))
+        .when((level == "partition") & (slashes >= 2))
+        .then(pl.struct(pl.lit("consumer_group").alias("pl"), strip_last.alias("p")))
+        .when(level == "consumer_group").then(pl.struct(pl.lit("topic").alias("pl"), e.str.extract(r"([^/]+)$").alias("p")))
+        .when(level.is_in(["topic", "broker", "node", "queue"]))
+        .then(pl.struct(pl.lit("cluster").alias("pl"), pl.col("cluster").alias("p")))
+    )
+    edges = (
+        idx.with_columns(parent.alias("_parent"))
+        .filter(pl.col("_parent").is_not_null())
+        .select(
+            "provider", "cluster",
+            pl.col("_parent").struct.field("pl").alias("parent_level"),
+            pl.col("_parent").struct.field("p").alias("parent"),
+            pl.col("level").alias("child_level"), pl.col("entity").alias("child"),
+        )
+    )
+    known = idx.select("provider", "cluster", pl.col("level").alias("parent_level"), pl.col("entity").alias("parent"))
+    return edges.join(known, on=["provider", "cluster", "parent_level", "parent"], how="semi").sort(
+        "provider", "cluster", "parent", "child"
+    )
