@@ -47,7 +47,7 @@ def _root(
 
 def frame_table(frame: pl.DataFrame, title: str | None = None, max_rows: int = 30) -> Table:
     """Render a small Polars frame as a rich table."""
-    table = Table(title=title, show_lines=False)
+    table = Table(title=title, show_lines=False, box=box.SIMPLE_HEAD, pad_edge=False)
     for column in frame.columns:
         table.add_column(column, overflow="fold")
     for row in frame.head(max_rows).iter_rows():
@@ -71,7 +71,13 @@ def datasets(
     if summary.height == 0:
         console.print(f"The store at {store.root} holds no datasets yet. Try: workbench demo")
         return
-    console.print(frame_table(summary, title=f"Datasets in {store.root}"))
+    # ISO timestamps to the minute (UTC); a narrow terminal gets the columns that matter most.
+    times = [c for c in ("start", "end", "updated") if c in summary.columns]
+    summary = summary.with_columns(pl.col(times).str.slice(0, 16).str.replace("T", " "))
+    if console.width < 110:
+        keep = [c for c in ("dataset", "rows", "start", "end", "incidents", "source") if c in summary.columns]
+        summary = summary.select(keep).rename({"incidents": "inc."}, strict=False)
+    console.print(frame_table(summary, title=f"Datasets in {store.root} (times UTC)"))
 
 
 @app.command()
