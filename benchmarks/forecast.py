@@ -70,21 +70,33 @@ def sim_series(quick: bool) -> list[Series]:
     days = 7 if quick else 14
     frame = simulate("default", days=days, seed=11, step="5m").frame
     wanted = frame.filter(
-        (pl.col("level").cast(pl.String).is_in(["topic", "queue"]) & (pl.col("metric") == "messages_in_per_s"))
-        | ((pl.col("level").cast(pl.String) == "consumer_group") & (pl.col("metric") == "consumer_lag_messages"))
+        (
+            pl.col("level").cast(pl.String).is_in(["topic", "queue"])
+            & (pl.col("metric") == "messages_in_per_s")
+        )
+        | (
+            (pl.col("level").cast(pl.String) == "consumer_group")
+            & (pl.col("metric") == "consumer_lag_messages")
+        )
         | ((pl.col("level").cast(pl.String) == "queue") & (pl.col("metric") == "queue_depth_messages"))
     )
     out = []
-    for (cluster, level, entity, metric), part in wanted.sort("ts").partition_by(
-        ["cluster", "level", "entity", "metric"], as_dict=True, maintain_order=True
-    ).items():
+    for (cluster, level, entity, metric), part in (
+        wanted.sort("ts")
+        .partition_by(["cluster", "level", "entity", "metric"], as_dict=True, maintain_order=True)
+        .items()
+    ):
         t = part["ts"].dt.epoch("s").to_numpy().astype(np.float64)
-        out.append(Series(f"{cluster}/{level}/{entity}/{metric}", "sim", t, part["value"].to_numpy(), str(metric)))
+        out.append(
+            Series(f"{cluster}/{level}/{entity}/{metric}", "sim", t, part["value"].to_numpy(), str(metric))
+        )
     out.sort(key=lambda s: s.name)
     return out[::3] if quick else out
 
 
-def evaluate(series: Series, origins: list[float], methods: dict[str, SeasonalForecaster | None]) -> dict[str, float]:
+def evaluate(
+    series: Series, origins: list[float], methods: dict[str, SeasonalForecaster | None]
+) -> dict[str, float]:
     t, y = series.t, series.y
     step = float(np.median(np.diff(np.unique(t))))
     m = max(1, round(DAY / step))
@@ -124,7 +136,9 @@ def main() -> None:
     for series in nab_series(args.quick) + sim_series(args.quick):
         t0 = time.perf_counter()
         scores = evaluate(series, origins, methods)
-        rows.append({"series": series.name, "group": series.group, **scores, "seconds": time.perf_counter() - t0})
+        rows.append(
+            {"series": series.name, "group": series.group, **scores, "seconds": time.perf_counter() - t0}
+        )
     table = pl.DataFrame(rows).filter(pl.all_horizontal(pl.col(list(methods)).is_finite()))
     table = table.with_columns(ratio=pl.col("seasonal_forecaster") / pl.col("seasonal_naive"))
     elapsed = time.perf_counter() - started

@@ -82,7 +82,9 @@ def score_incident(scenario: str, seed: int, index: int) -> dict[str, Any]:
     first = ranked.group_by("episode").agg(first=pl.col("start").min(), n=pl.len())
     # the onset episode: the largest one starting within [-10, +30] min, else within (+30, +60] min
     near = (
-        first.filter(pl.col("first").is_between(start - dt.timedelta(minutes=10), start + dt.timedelta(minutes=60)))
+        first.filter(
+            pl.col("first").is_between(start - dt.timedelta(minutes=10), start + dt.timedelta(minutes=60))
+        )
         .with_columns(late=pl.col("first") > start + dt.timedelta(minutes=30))
         .sort(["late", "n"], descending=[False, True])
     )
@@ -117,8 +119,14 @@ def fleet_spec(queues: int) -> ScenarioSpec:
                 }
             ],
             "incidents": [
-                {"kind": "load_spike", "cluster": "aws-123456789012-eu-west-1", "target": "q0007",
-                 "start": "18h", "duration": "1h", "magnitude": 6}
+                {
+                    "kind": "load_spike",
+                    "cluster": "aws-123456789012-eu-west-1",
+                    "target": "q0007",
+                    "start": "18h",
+                    "duration": "1h",
+                    "magnitude": 6,
+                }
             ],
         }
     )
@@ -156,12 +164,16 @@ def main() -> None:
     rows = Parallel(n_jobs=-1)(delayed(score_incident)(*job) for job in jobs)
     rc_seconds = time.perf_counter() - started
     table = pl.DataFrame(rows)
-    per_kind = table.group_by("kind").agg(
-        runs=pl.len(),
-        detected=pl.col("detected").mean(),
-        top1=pl.col("top1").mean(),
-        baseline_earliest=pl.col("baseline_top1").mean(),
-    ).sort("kind")
+    per_kind = (
+        table.group_by("kind")
+        .agg(
+            runs=pl.len(),
+            detected=pl.col("detected").mean(),
+            top1=pl.col("top1").mean(),
+            baseline_earliest=pl.col("baseline_top1").mean(),
+        )
+        .sort("kind")
+    )
 
     timing = time_learn(queues)
     scale = 1000.0 / timing["entities"]

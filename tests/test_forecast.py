@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -12,10 +12,12 @@ from workbench.analysis.forecast import SeasonalForecaster, forecast_series, mas
 from workbench.errors import ParameterError
 
 HOUR = 3600.0
-T0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
 
-def seasonal(n: int, *, noise: float = 2.0, seed: int = 0, step: float = HOUR) -> tuple[np.ndarray, np.ndarray]:
+def seasonal(
+    n: int, *, noise: float = 2.0, seed: int = 0, step: float = HOUR
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     t = np.arange(n) * step
     return t, 100 + 20 * np.sin(2 * np.pi * t / 86400) + rng.normal(0, noise, n)
@@ -27,7 +29,8 @@ def test_beats_seasonal_naive_on_a_noisy_daily_cycle() -> None:
     X = t.reshape(-1, 1)
     model = SeasonalForecaster().fit(X[train], y[train])
     naive = SeasonalForecaster(method="seasonal_naive").fit(X[train], y[train])
-    assert model.kind_ == "daily" and model.periods_ == (24,)
+    assert model.kind_ == "daily"
+    assert model.periods_ == (24,)
     ours = np.abs(model.predict(X[test]) - y[test]).mean()
     base = np.abs(naive.predict(X[test]) - y[test]).mean()
     assert ours < 0.95 * base  # white noise: the best possible ratio is about 0.71
@@ -41,7 +44,8 @@ def test_interval_coverage_is_close_to_nominal() -> None:
         X = t.reshape(-1, 1)
         model = SeasonalForecaster(coverage=0.9).fit(X[: 24 * 10], y[: 24 * 10])
         mean, lower, upper = model.predict_interval(X[24 * 10 :])
-        assert np.all(lower <= mean) and np.all(mean <= upper)
+        assert np.all(lower <= mean)
+        assert np.all(mean <= upper)
         hits += int(((y[24 * 10 :] >= lower) & (y[24 * 10 :] <= upper)).sum())
         total += 48
     assert 0.75 <= hits / total <= 1.0
@@ -59,7 +63,8 @@ def test_irregular_unsorted_and_duplicate_times() -> None:
     t_irr = np.concatenate([t_irr, t_irr[:3]])  # repeated samples
     y_irr = np.concatenate([y_irr, y_irr[:3]])
     model = SeasonalForecaster().fit(t_irr.reshape(-1, 1), y_irr)
-    assert model.step_ == HOUR and model.n_grid_ == t.size
+    assert model.step_ == HOUR
+    assert model.n_grid_ == t.size
     past = model.predict(t[:5].reshape(-1, 1))
     assert np.abs(past - y[:5]).max() < 10
 
@@ -70,12 +75,20 @@ def test_trend_without_cycle_extrapolates() -> None:
     model = SeasonalForecaster().fit(t.reshape(-1, 1), y)
     assert model.kind_ == "none"
     ahead = model.predict((t[-1] + 300.0 * np.arange(1, 4)).reshape(-1, 1))
-    assert np.all(np.diff(ahead) > 0) and ahead[0] > y[-1]
+    assert np.all(np.diff(ahead) > 0)
+    assert ahead[0] > y[-1]
 
 
 def test_parameter_validation() -> None:
     X, y = np.arange(10.0).reshape(-1, 1), np.arange(10.0)
-    for bad in ({"method": "prophet"}, {"coverage": 1.5}, {"period": "monthly"}, {"period": 1}, {"trend": "cubic"}, {"scale": "log"}):
+    for bad in (
+        {"method": "prophet"},
+        {"coverage": 1.5},
+        {"period": "monthly"},
+        {"period": 1},
+        {"trend": "cubic"},
+        {"scale": "log"},
+    ):
         with pytest.raises(ParameterError):
             SeasonalForecaster(**bad).fit(X, y)  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="X\\[:, 0\\]"):
@@ -96,17 +109,21 @@ def backlog_frame(values: list[float]) -> pl.DataFrame:
 
 def test_forecast_series_and_time_until_backlog_passes_n() -> None:
     frame = backlog_frame([1000.0 + 50 * i for i in range(60)])
-    fc = forecast_series(frame, metric="consumer_lag_messages", entity="billing/orders", horizon=timedelta(hours=3))
+    fc = forecast_series(
+        frame, metric="consumer_lag_messages", entity="billing/orders", horizon=timedelta(hours=3)
+    )
     assert fc.columns == ["ts", "value", "forecast", "lower", "upper", "part"]
     assert fc.filter(pl.col("part") == "forecast").height == 36
     assert fc.filter(pl.col("part") == "forecast")["value"].null_count() == 36
     hit = time_until_threshold(fc, 5000.0)
     assert not hit.already
-    assert hit.expected_at is not None and hit.earliest_at is not None
+    assert hit.expected_at is not None
+    assert hit.earliest_at is not None
     assert hit.earliest_at <= hit.expected_at
     # 50 messages per 5 min from 3950: about 21 steps to reach 5000
     wait = hit.seconds_until(frame["ts"][-1])
-    assert wait is not None and 60 * 60 <= wait <= 150 * 60
+    assert wait is not None
+    assert 60 * 60 <= wait <= 150 * 60
     assert time_until_threshold(fc, 100.0).already
     assert time_until_threshold(fc, 1e9).expected_at is None
 
@@ -117,7 +134,8 @@ def test_time_until_lag_recovers() -> None:
     hit = time_until_threshold(fc, 500.0, direction="below")
     assert hit.expected_at is not None
     wait = hit.seconds_until(backlog_frame(draining)["ts"][-1])
-    assert wait is not None and 20 * 60 <= wait <= 60 * 60
+    assert wait is not None
+    assert 20 * 60 <= wait <= 60 * 60
     with pytest.raises(ParameterError, match="direction"):
         time_until_threshold(fc, 1.0, direction="sideways")
     with pytest.raises(ParameterError, match="forecast"):
@@ -133,7 +151,8 @@ def test_forecast_figure_marks_the_crossing() -> None:
     fc = forecast_series(frame, metric="consumer_lag_messages", horizon=timedelta(hours=3))
     hit = time_until_threshold(fc, 5000.0)
     fig = forecast_figure(fc, crossing=hit, title="lag of billing/orders")
-    assert fig.data[-1].name == "expected crossing" and fig.data[-1].y[0] == 5000.0
+    assert fig.data[-1].name == "expected crossing"
+    assert fig.data[-1].y[0] == 5000.0
     assert len(fig.data[0].x) == 60  # history only in the observed trace
     with pytest.raises(ParameterError, match="forecast"):
         forecast_figure(fc.drop("part"))

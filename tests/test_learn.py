@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -12,7 +12,7 @@ from workbench.analysis.learn import LearnConfig, learn, learn_entity
 from workbench.errors import ParameterError
 from workbench.frames import CANONICAL_SCHEMA, FINDING_SCHEMA, validate
 
-T0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 def jump_detector(frame: pl.DataFrame) -> pl.DataFrame:
@@ -43,15 +43,25 @@ def fleet(n_topics: int, *, hours: int = 48, step_min: int = 10, surge_topic: in
             at = hours - 8
             surge = (hour >= at) & (hour < at + 1)
             rate = np.where(surge, rate * 6, rate)
-            lag = lag + np.where(hour >= at + 0.1, np.minimum(hour - at, 1.0) * 40_000 * (hour < hours - 0.5), 0)
+            lag = lag + np.where(
+                hour >= at + 0.1, np.minimum(hour - at, 1.0) * 40_000 * (hour < hours - 0.5), 0
+            )
         for level, entity, metric, values in (
             ("topic", f"t{k}", "messages_in_per_s", rate),
             ("consumer_group", f"g{k}/t{k}", "consumer_lag_messages", lag),
         ):
             parts.append(
                 pl.DataFrame(
-                    {"ts": ts, "provider": "kafka", "cluster": "k1", "level": level, "entity": entity,
-                     "metric": metric, "value": values, "source": "test"}
+                    {
+                        "ts": ts,
+                        "provider": "kafka",
+                        "cluster": "k1",
+                        "level": level,
+                        "entity": entity,
+                        "metric": metric,
+                        "value": values,
+                        "source": "test",
+                    }
                 )
             )
     return validate(pl.concat(parts).cast(CANONICAL_SCHEMA))  # type: ignore[arg-type]
@@ -60,9 +70,12 @@ def fleet(n_topics: int, *, hours: int = 48, step_min: int = 10, surge_topic: in
 def test_findings_frame_with_seasonality_anomalies_and_root_cause() -> None:
     frame = fleet(3)
     seen: list[tuple[int, int]] = []
-    findings = learn(frame, detector=jump_detector, n_jobs=1, batch_size=2, progress=lambda d, t: seen.append((d, t)))
+    findings = learn(
+        frame, detector=jump_detector, n_jobs=1, batch_size=2, progress=lambda d, t: seen.append((d, t))
+    )
     assert findings.schema == pl.Schema(FINDING_SCHEMA)
-    assert seen[-1] == (6, 6) and len(seen) == 3
+    assert seen[-1] == (6, 6)
+    assert len(seen) == 3
     kinds = findings.group_by("kind").len().sort("kind")
     assert set(kinds["kind"]) == {"anomaly", "seasonality", "root_cause"}
     seasonal = findings.filter(kind="seasonality")
@@ -90,10 +103,14 @@ def test_dask_backend_on_a_local_cluster() -> None:
     distributed = pytest.importorskip("distributed")
     frame = fleet(2, hours=30)
     serial = learn(frame, detector=jump_detector, n_jobs=1)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client:
-            on_dask = learn(frame, detector=jump_detector, backend="dask", batch_size=1)
-            assert client.run(lambda: 1)  # the workers were really there
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        on_dask = learn(frame, detector=jump_detector, backend="dask", batch_size=1)
+        assert len(client.scheduler_info()["workers"]) == 2  # the work went through a real scheduler
     assert serial.equals(on_dask)
 
 
@@ -103,11 +120,21 @@ def test_backlog_forecasts_recovery_and_threshold() -> None:
     growing = np.r_[np.full(48, 100.0), 100.0 + 400.0 * np.arange(1, 25)]
     frame = validate(
         pl.DataFrame(
-            {"ts": ts, "provider": "rabbitmq", "cluster": "r1", "level": "queue", "entity": "invoices",
-             "metric": "queue_depth_messages", "value": growing, "source": "test"}
+            {
+                "ts": ts,
+                "provider": "rabbitmq",
+                "cluster": "r1",
+                "level": "queue",
+                "entity": "invoices",
+                "metric": "queue_depth_messages",
+                "value": growing,
+                "source": "test",
+            }
         ).cast(CANONICAL_SCHEMA)  # type: ignore[arg-type]
     )
-    config = LearnConfig(seasonality=False, thresholds={"queue_depth_messages": 20_000.0}, horizon=timedelta(hours=3))
+    config = LearnConfig(
+        seasonality=False, thresholds={"queue_depth_messages": 20_000.0}, horizon=timedelta(hours=3)
+    )
     found = learn_entity(frame, None, config)
     by_kind = {row["kind"]: row for row in found.iter_rows(named=True)}
     assert set(by_kind) == {"forecast_recovery", "forecast_breach"}
@@ -138,7 +165,8 @@ def test_bad_arguments() -> None:
     with pytest.raises(ParameterError, match="detector"):
         learn(frame, detector="isolation-forest")
     empty = learn(frame.clear(), detector=jump_detector)
-    assert empty.height == 0 and empty.schema == pl.Schema(FINDING_SCHEMA)
+    assert empty.height == 0
+    assert empty.schema == pl.Schema(FINDING_SCHEMA)
 
 
 def test_cli_learn_reads_and_writes_the_store(isolated_settings: object) -> None:
@@ -158,4 +186,5 @@ def test_cli_learn_reads_and_writes_the_store(isolated_settings: object) -> None
     from workbench.errors import NotFoundError
 
     missing = CliRunner().invoke(app, ["learn", "nope"])  # workbench.cli.main prints it as one line
-    assert missing.exit_code != 0 and isinstance(missing.exception, NotFoundError)
+    assert missing.exit_code != 0
+    assert isinstance(missing.exception, NotFoundError)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -12,15 +12,25 @@ from workbench.analysis.rootcause import CAUSE_SCHEMA, assign_episodes, rank_cau
 from workbench.errors import ParameterError
 from workbench.frames import CANONICAL_SCHEMA
 
-T0 = datetime(2026, 1, 5, 12, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
 
 
 def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def anomaly(level: str, entity: str, metric: str, start: float, end: float, cluster: str = "k1", score: float = 0.9) -> dict[str, object]:
-    return {"start": at(start), "end": at(end), "cluster": cluster, "level": level, "entity": entity, "metric": metric, "score": score}
+def anomaly(
+    level: str, entity: str, metric: str, start: float, end: float, cluster: str = "k1", score: float = 0.9
+) -> dict[str, object]:
+    return {
+        "start": at(start),
+        "end": at(end),
+        "cluster": cluster,
+        "level": level,
+        "entity": entity,
+        "metric": metric,
+        "score": score,
+    }
 
 
 def series(level: str, entity: str, metric: str, values: np.ndarray, cluster: str = "k1") -> pl.DataFrame:
@@ -55,13 +65,24 @@ def test_producer_surge_outranks_the_lag_it_causes() -> None:
         [
             series("topic", "orders", "messages_in_per_s", step_change(100, 400, 120)),
             series("partition", "orders/3", "messages_in_per_s", step_change(20, 80, 121)),
-            series("consumer_group", "billing/orders", "consumer_lag_messages", np.maximum(0, np.arange(180) - 124) * 50.0),
+            series(
+                "consumer_group",
+                "billing/orders",
+                "consumer_lag_messages",
+                np.maximum(0, np.arange(180) - 124) * 50.0,
+            ),
         ]
     )
     ranked = rank_causes(anomalies, frame)
     top = ranked.row(0, named=True)
-    assert (top["level"], top["entity"], top["cause"], top["direction"]) == ("topic", "orders", "producer_surge", "up")
-    assert top["before"] == 100 and top["during"] == 400
+    assert (top["level"], top["entity"], top["cause"], top["direction"]) == (
+        "topic",
+        "orders",
+        "producer_surge",
+        "up",
+    )
+    assert top["before"] == 100
+    assert top["during"] == 400
     assert "consumer_group:billing/orders" in top["explains"]
     assert "went up from 100.0 to 400.0" in top["evidence"]
     assert ranked["rank"].to_list() == list(range(1, ranked.height + 1))
@@ -112,7 +133,12 @@ def test_a_broker_that_stops_reporting_is_the_top_cause() -> None:
             broker1,
             series("broker", "broker-0", "under_replicated_partitions", step_change(0, 4, 101)),
             series("broker", "broker-2", "messages_in_per_s", np.full(n, 50.0)),
-            series("consumer_group", "billing/orders", "consumer_lag_messages", np.maximum(0, np.arange(n) - 102) * 10.0),
+            series(
+                "consumer_group",
+                "billing/orders",
+                "consumer_lag_messages",
+                np.maximum(0, np.arange(n) - 102) * 10.0,
+            ),
         ]
     )
     anomalies = pl.DataFrame(
@@ -148,7 +174,9 @@ def test_episodes_split_by_cluster_and_time() -> None:
     anomalies = pl.DataFrame(
         [
             anomaly("topic", "a", "messages_in_per_s", 0, 10),
-            anomaly("topic", "b", "messages_in_per_s", 8, 30),  # starts within 10 min of the first: same episode
+            anomaly(
+                "topic", "b", "messages_in_per_s", 8, 30
+            ),  # starts within 10 min of the first: same episode
             anomaly("topic", "c", "messages_in_per_s", 100, 110),
             anomaly("topic", "a", "messages_in_per_s", 0, 10, cluster="k2"),
         ]
@@ -163,6 +191,14 @@ def test_episodes_split_by_cluster_and_time() -> None:
 def test_bad_input() -> None:
     with pytest.raises(ParameterError, match="anomalies"):
         rank_causes(pl.DataFrame({"start": [at(0)]}))
-    empty = pl.DataFrame(schema={"start": pl.Datetime("ms", "UTC"), "end": pl.Datetime("ms", "UTC"),
-                                 "cluster": pl.String, "level": pl.String, "entity": pl.String, "metric": pl.String})
+    empty = pl.DataFrame(
+        schema={
+            "start": pl.Datetime("ms", "UTC"),
+            "end": pl.Datetime("ms", "UTC"),
+            "cluster": pl.String,
+            "level": pl.String,
+            "entity": pl.String,
+            "metric": pl.String,
+        }
+    )
     assert rank_causes(empty).schema == pl.Schema(CAUSE_SCHEMA)

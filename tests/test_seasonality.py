@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -20,7 +20,7 @@ from workbench.analysis.seasonality import (
 from workbench.errors import ParameterError
 
 HOUR = 3600.0
-T0 = datetime(2026, 1, 5, tzinfo=timezone.utc)  # a Monday
+T0 = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
 
 
 def daily_series(days: int, *, step_s: float = HOUR, noise: float = 0.2, seed: int = 0) -> np.ndarray:
@@ -117,9 +117,9 @@ def profile_frame(days: int, holidays: tuple[date, ...] = ()) -> pl.DataFrame:
         if t.date() in holidays:
             level *= 0.3
         base.append(level * (1 + rng.normal(0, 0.02)))
-    return pl.DataFrame({"ts": ts, "entity": "orders", "metric": "messages_in_per_s", "value": base}).with_columns(
-        pl.col("ts").cast(pl.Datetime("ms", "UTC"))
-    )
+    return pl.DataFrame(
+        {"ts": ts, "entity": "orders", "metric": "messages_in_per_s", "value": base}
+    ).with_columns(pl.col("ts").cast(pl.Datetime("ms", "UTC")))
 
 
 def test_profile_business_hours_and_holidays() -> None:
@@ -154,13 +154,16 @@ def test_learned_profile_drives_the_simulator() -> None:
 
     learned = fit_seasonal_profile(profile_frame(21), "messages_in_per_s")
     load = profile_to_load_spec(learned, noise=0.02)
-    assert load.profile is not None and len(load.profile) == 168
+    assert load.profile is not None
+    assert len(load.profile) == 168
     spec = ScenarioSpec.model_validate(
         {
             "name": "profile-roundtrip",
             "days": 14,
             "step": "10m",
-            "sqs": [{"queues": [{"name": "orders", "load": load.model_dump(), "capacity_per_consumer": 1e4}]}],
+            "sqs": [
+                {"queues": [{"name": "orders", "load": load.model_dump(), "capacity_per_consumer": 1e4}]}
+            ],
         }
     )
     frame = simulate(spec, seed=5).frame

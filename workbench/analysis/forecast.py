@@ -183,12 +183,18 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         if self.method not in _METHODS:
             raise ParameterError("method", allowed="one of " + ", ".join(_METHODS), received=self.method)
         if not (0.0 < float(self.coverage) < 1.0):
-            raise ParameterError("coverage", allowed="a number strictly between 0 and 1", received=self.coverage)
+            raise ParameterError(
+                "coverage", allowed="a number strictly between 0 and 1", received=self.coverage
+            )
         is_int = isinstance(self.period, (int, np.integer)) and not isinstance(self.period, bool)
         if is_int and int(self.period) < 2:
-            raise ParameterError("period", allowed="an int >= 2 or one of " + ", ".join(_PERIODS), received=self.period)
+            raise ParameterError(
+                "period", allowed="an int >= 2 or one of " + ", ".join(_PERIODS), received=self.period
+            )
         if not is_int and self.period not in _PERIODS:
-            raise ParameterError("period", allowed="an int >= 2 or one of " + ", ".join(_PERIODS), received=self.period)
+            raise ParameterError(
+                "period", allowed="an int >= 2 or one of " + ", ".join(_PERIODS), received=self.period
+            )
 
     def _resolve_periods(self, values: FloatArray) -> tuple[str, tuple[int, ...]]:
         if isinstance(self.period, (int, np.integer)) and not isinstance(self.period, bool):
@@ -241,7 +247,9 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             shape += _mean_last_cycles(parts[f"seasonal_{p}"], p, values.size // p)[phase]
         with_shape = values - fitted_adjusted - shape
         self.band_scale_ = (
-            float(max(1.0, np.std(with_shape[1:]) / self.resid_std_)) if self.resid_std_ > 0 and usable else 1.0
+            max(1.0, float(np.std(with_shape[1:])) / self.resid_std_)
+            if self.resid_std_ > 0 and usable
+            else 1.0
         )
         return self
 
@@ -281,7 +289,9 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         if self.method == "seasonal_naive":
             cycle = self.last_cycle_
             mean = cycle[(h - 1) % cycle.size]
-            width = stats.norm.ppf(1 - (alpha or 0.1) / 2) * self.resid_std_ * np.sqrt(np.ceil(h / cycle.size))
+            width = (
+                stats.norm.ppf(1 - (alpha or 0.1) / 2) * self.resid_std_ * np.sqrt(np.ceil(h / cycle.size))
+            )
             return mean, mean - width, mean + width
         seasonal = np.zeros(n_ahead)
         for p, tail in self.seasonal_tail_.items():
@@ -292,7 +302,9 @@ class SeasonalForecaster(RegressorMixin, BaseEstimator):  # type: ignore[misc]
                 mean = np.asarray(self.model_.forecast(n_ahead), dtype=np.float64)
                 return mean + seasonal, mean + seasonal, mean + seasonal
             start = self.n_grid_
-            frame = self.model_.get_prediction(start=start, end=start + n_ahead - 1).summary_frame(alpha=alpha)
+            frame = self.model_.get_prediction(start=start, end=start + n_ahead - 1).summary_frame(
+                alpha=alpha
+            )
             mean = frame["mean"].to_numpy(dtype=np.float64)
             lower = mean - (mean - frame["pi_lower"].to_numpy(dtype=np.float64)) * self.band_scale_
             upper = mean + (frame["pi_upper"].to_numpy(dtype=np.float64) - mean) * self.band_scale_
@@ -438,8 +450,8 @@ def forecast_series(
     times = np.concatenate([seconds, future]).reshape(-1, 1)
     mean, lower, upper = model.predict_interval(times, coverage)
     ts_dtype = series.schema["ts"]
-    future_ts = pl.Series("ts", (future * 1000).astype(np.int64)).cast(pl.Datetime("ms")).dt.replace_time_zone(
-        "UTC"
+    future_ts = (
+        pl.Series("ts", (future * 1000).astype(np.int64)).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
     )
     all_ts = pl.concat([series["ts"].cast(pl.Datetime("ms", "UTC")), future_ts]).cast(ts_dtype)
     return pl.DataFrame(
@@ -522,7 +534,9 @@ def time_until_threshold(
     needed = {"ts", "value", "forecast", "lower", "upper", "part"}
     if not needed <= set(forecast.columns):
         raise ParameterError(
-            "forecast", allowed=f"a frame from forecast_series with columns {sorted(needed)}", received=forecast.columns
+            "forecast",
+            allowed=f"a frame from forecast_series with columns {sorted(needed)}",
+            received=forecast.columns,
         )
     history = forecast.filter(pl.col("part") == "history")
     ahead = forecast.filter(pl.col("part") == "forecast")

@@ -20,8 +20,8 @@ frame (:data:`workbench.frames.FINDING_SCHEMA`).
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -88,7 +88,9 @@ def _default_detector() -> Detector:
         from workbench.analysis.anomaly import detect_anomalies
     except ImportError as err:  # the anomaly room is optional at import time
         raise ParameterError(
-            "detector", allowed="a callable frame -> findings (workbench.analysis.anomaly not available)", received=None
+            "detector",
+            allowed="a callable frame -> findings (workbench.analysis.anomaly not available)",
+            received=None,
         ) from err
     return detect_anomalies  # type: ignore[no-any-return]
 
@@ -113,8 +115,11 @@ def _seasonality_findings(entity_frame: pl.DataFrame) -> list[dict[str, Any]]:
         if interval <= 0:
             continue
         grid = (
-            series.group_by("ts").agg(pl.col("value").mean()).sort("ts")
-            .upsample("ts", every=f"{max(1, round(interval * 1000))}ms")["value"].to_numpy()
+            series.group_by("ts")
+            .agg(pl.col("value").mean())
+            .sort("ts")
+            .upsample("ts", every=f"{max(1, round(interval * 1000))}ms")["value"]
+            .to_numpy()
         )
         found = detect_period(grid, interval)
         if found.kind == "none":
@@ -222,6 +227,7 @@ def learn_entity(
     detector : callable or None
         ``frame -> findings``; None skips anomaly detection.
     config : LearnConfig
+        Seasonality and forecast options.
 
     Returns
     -------
@@ -290,8 +296,12 @@ def _root_cause_findings(anomalies: pl.DataFrame, frame: pl.DataFrame) -> pl.Dat
         score="importance",
         severity="severity",
         explanation=pl.concat_str(
-            "narrative", pl.lit(" Evidence: "), "evidence", pl.lit(" ("), pl.col("n").cast(pl.String),
-            pl.lit(" anomalous entities).")
+            "narrative",
+            pl.lit(" Evidence: "),
+            "evidence",
+            pl.lit(" ("),
+            pl.col("n").cast(pl.String),
+            pl.lit(" anomalous entities)."),
         ),
     ).cast(FINDING_SCHEMA)  # type: ignore[arg-type]
 
@@ -299,7 +309,7 @@ def _root_cause_findings(anomalies: pl.DataFrame, frame: pl.DataFrame) -> pl.Dat
 def learn(
     frame: pl.DataFrame | pl.LazyFrame,
     *,
-    detector: Detector | None | str = "default",
+    detector: Detector | str | None = "default",
     config: LearnConfig | None = None,
     n_jobs: int = -1,
     backend: str | None = None,
@@ -353,7 +363,9 @@ def learn(
     data = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
     missing = {"ts", *ENTITY_KEYS, "metric", "value"} - set(data.columns)
     if missing:
-        raise ParameterError("frame", allowed="a canonical frame (workbench.frames)", received=f"missing {sorted(missing)}")
+        raise ParameterError(
+            "frame", allowed="a canonical frame (workbench.frames)", received=f"missing {sorted(missing)}"
+        )
     chosen = _default_detector() if detector == "default" else detector
     if isinstance(chosen, str):
         raise ParameterError("detector", allowed="a callable, None or 'default'", received=chosen)
@@ -361,7 +373,9 @@ def learn(
     entities = data.partition_by(list(ENTITY_KEYS), maintain_order=False)
     total = len(entities)
     batches = [entities[i : i + batch_size] for i in range(0, total, batch_size)]
-    logger.info("learning %d entities in %d batches (backend=%s, n_jobs=%d)", total, len(batches), backend, n_jobs)
+    logger.info(
+        "learning %d entities in %d batches (backend=%s, n_jobs=%d)", total, len(batches), backend, n_jobs
+    )
     parts = [empty_findings()]
     done = 0
     with parallel_config(backend=backend) if backend else nullcontext():
@@ -373,10 +387,11 @@ def learn(
                 progress(done, total)
     findings = pl.concat(parts, how="vertical")
     if root_cause and chosen is not None:
-        anomalies = findings.filter(~pl.col("kind").is_in(["seasonality", "forecast_recovery", "forecast_breach"]))
+        anomalies = findings.filter(
+            ~pl.col("kind").is_in(["seasonality", "forecast_recovery", "forecast_breach"])
+        )
         findings = pl.concat([findings, _root_cause_findings(anomalies, data)], how="vertical")
     return findings.sort("start", "cluster", "entity", "kind", nulls_last=True)
-
 
 
 _KIND_PRIORITY = {"root_cause": 0, "forecast_breach": 1, "forecast_recovery": 2, "seasonality": 9}
@@ -394,7 +409,9 @@ def top_findings(findings: pl.DataFrame, n: int = 10, *, include_info: bool = Fa
     return (
         ranked.with_columns(
             _k=pl.col("kind").replace_strict(_KIND_PRIORITY, default=3, return_dtype=pl.Int64),
-            _s=pl.col("severity").cast(pl.String).replace_strict(_SEVERITY_RANK, default=0, return_dtype=pl.Int64),
+            _s=pl.col("severity")
+            .cast(pl.String)
+            .replace_strict(_SEVERITY_RANK, default=0, return_dtype=pl.Int64),
         )
         .sort(["_k", "_s", "score", "start"], descending=[False, True, True, False], nulls_last=True)
         .head(n)
@@ -409,7 +426,7 @@ def learn_dataset(
     cluster: str | None = None,
     start: str | None = None,
     end: str | None = None,
-    detector: Detector | None | str = "default",
+    detector: Detector | str | None = "default",
     config: LearnConfig | None = None,
     n_jobs: int = -1,
     backend: str | None = None,
@@ -448,9 +465,13 @@ def learn_dataset(
     frame = chosen.scan(dataset, cluster=cluster, start=start, end=end).collect()
     if frame.height == 0:
         raise ParameterError(
-            "dataset", allowed="a dataset (and cluster/time selection) with rows", received=f"{dataset} (0 rows)"
+            "dataset",
+            allowed="a dataset (and cluster/time selection) with rows",
+            received=f"{dataset} (0 rows)",
         )
     logger.info("learning %s: %d rows", dataset, frame.height)
-    findings = learn(frame, detector=detector, config=config, n_jobs=n_jobs, backend=backend, progress=progress)
+    findings = learn(
+        frame, detector=detector, config=config, n_jobs=n_jobs, backend=backend, progress=progress
+    )
     chosen.write_findings(dataset, findings)
     return findings

@@ -143,8 +143,11 @@ def describe_symptom(row: Mapping[str, Any]) -> str:
         size = format_count(peak, unit)
         return f"Consumer group {group} fell behind{where} at {_hhmm(start)}; lag grew to {size} ({span})"
     if metric in ("queue_depth_messages", "messages_unacked", "oldest_message_age_s"):
-        noun = {"queue_depth_messages": "depth", "messages_unacked": "unacked messages",
-                "oldest_message_age_s": "the oldest message's age"}[metric]
+        noun = {
+            "queue_depth_messages": "depth",
+            "messages_unacked": "unacked messages",
+            "oldest_message_age_s": "the oldest message's age",
+        }[metric]
         verb = "backed up" if row.get("direction", "up") == "up" else "drained"
         return f"Queue {entity} {verb} at {_hhmm(start)}; {noun} reached {format_count(peak, unit)} ({span})"
     words = metric.replace("_per_s", " rate").replace("_", " ")
@@ -247,13 +250,17 @@ def narrate_episode(causes: pl.DataFrame) -> str:
         return describe_symptom(top) + "."
     symptom = symptoms.row(0, named=True)
     if top["cause"] == "backlog_growth" or (
-        top["level"] == symptom["level"] and top["entity"] == symptom["entity"] and top["metric"] == symptom["metric"]
+        top["level"] == symptom["level"]
+        and top["entity"] == symptom["entity"]
+        and top["metric"] == symptom["metric"]
     ):
         return describe_symptom(symptom) + "; no upstream cause stood out."
     text = f"{describe_symptom(symptom)} {describe_cause(top)}"
     if ordered.height > 1:
         runner = ordered.row(1, named=True)
-        close = runner["score"] is not None and top["score"] is not None and runner["score"] >= 0.9 * top["score"]
+        close = (
+            runner["score"] is not None and top["score"] is not None and runner["score"] >= 0.9 * top["score"]
+        )
         if close and runner["cause"] not in ("backlog_growth", "traffic_shift", top["cause"]):
             text += f" (or {describe_cause(runner).split(' ', 1)[1]})"
     return text + "."
@@ -280,5 +287,10 @@ def narrate_episodes(causes: pl.DataFrame) -> pl.DataFrame:
         )
     return pl.DataFrame(
         rows,
-        schema={"episode": pl.Int64, "cluster": pl.String, "start": pl.Datetime("ms", "UTC"), "narrative": pl.String},
+        schema={
+            "episode": pl.Int64,
+            "cluster": pl.String,
+            "start": pl.Datetime("ms", "UTC"),
+            "narrative": pl.String,
+        },
     )

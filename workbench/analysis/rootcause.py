@@ -40,8 +40,8 @@ __all__ = [
     "INFRA_METRICS",
     "SYMPTOM_METRICS",
     "assign_episodes",
-    "group_of",
     "classify_cause",
+    "group_of",
     "rank_causes",
     "topic_of",
 ]
@@ -201,9 +201,7 @@ def assign_episodes(anomalies: pl.DataFrame, *, gap: timedelta = timedelta(minut
     previous = pl.col("start").shift(1).over("cluster")
     new_episode = (previous.is_null() | (pl.col("start") > previous + gap)).cast(pl.Int64)
     return (
-        ordered.with_columns(_new=new_episode)
-        .with_columns(episode=pl.col("_new").cum_sum() - 1)
-        .drop("_new")
+        ordered.with_columns(_new=new_episode).with_columns(episode=pl.col("_new").cum_sum() - 1).drop("_new")
     )
 
 
@@ -237,7 +235,10 @@ def classify_cause(level: pl.Expr, metric: pl.Expr, direction: pl.Expr) -> pl.Ex
         .then(pl.lit("consumer_slowdown"))
         .when(metric.is_in(["memory_alarm", "memory_used_bytes"]) & (direction == "up"))
         .then(pl.lit("memory_alarm"))
-        .when((metric == "disk_alarm") & (direction == "up") | (metric == "disk_free_bytes") & (direction == "down"))
+        .when(
+            (metric == "disk_alarm") & (direction == "up")
+            | (metric == "disk_free_bytes") & (direction == "down")
+        )
         .then(pl.lit("disk_alarm"))
         .when(replication)
         .then(pl.lit("broker_failure"))
@@ -268,8 +269,10 @@ def _silent_candidates(
 ) -> pl.DataFrame:
     """Brokers/nodes whose samples stop around an episode's start (a member that left)."""
     nodes = frame.lazy().filter(pl.col("level").cast(pl.String).is_in(["broker", "node"]))
-    cluster_ts = frame.lazy().group_by("cluster").agg(
-        step=pl.col("ts").unique().sort().diff().median(), last=pl.col("ts").max()
+    cluster_ts = (
+        frame.lazy()
+        .group_by("cluster")
+        .agg(step=pl.col("ts").unique().sort().diff().median(), last=pl.col("ts").max())
     )
     seen = nodes.group_by("cluster", "level", "entity", "ts").len().select("cluster", "level", "entity", "ts")
     gaps = (
@@ -286,8 +289,10 @@ def _silent_candidates(
             silent_to=pl.col("next_ts"),
         )
     )
-    bounds = episodes.lazy().group_by("episode", "cluster").agg(
-        first=pl.col("start").min(), last=pl.col("start").max()
+    bounds = (
+        episodes.lazy()
+        .group_by("episode", "cluster")
+        .agg(first=pl.col("start").min(), last=pl.col("start").max())
     )
     return (
         gaps.join(bounds, on="cluster")
@@ -315,7 +320,9 @@ def _inferred_candidates(candidates: pl.DataFrame) -> pl.DataFrame:
     only a little, their rate stays within its normal range while the backlog grows.
     """
     lag_like = pl.col("metric").is_in(["consumer_lag_messages", "consumer_lag_seconds"])
-    backlog_like = pl.col("metric").is_in(["queue_depth_messages", "oldest_message_age_s", "messages_unacked"])
+    backlog_like = pl.col("metric").is_in(
+        ["queue_depth_messages", "oldest_message_age_s", "messages_unacked"]
+    )
     owner = (
         pl.when(lag_like)
         .then(group_of(pl.col("level"), pl.col("entity")))
@@ -326,7 +333,9 @@ def _inferred_candidates(candidates: pl.DataFrame) -> pl.DataFrame:
     symptoms = candidates.with_columns(owner=owner).filter(pl.col("owner").is_not_null())
     if symptoms.height == 0:
         return candidates.clear()
-    owner_level = pl.when(pl.col("level") == "queue").then(pl.lit("queue")).otherwise(pl.lit("consumer_group"))
+    owner_level = (
+        pl.when(pl.col("level") == "queue").then(pl.lit("queue")).otherwise(pl.lit("consumer_group"))
+    )
     inferred = symptoms.group_by("episode", "cluster", "owner").agg(
         level=owner_level.first(),
         start=pl.col("start").min(),
@@ -363,7 +372,9 @@ def _before_during(candidates: pl.DataFrame, frame: pl.DataFrame, lookback: time
     ts, value = pl.col("ts"), pl.col("value")
     before_mask = (ts < pl.col("start")) & (ts >= pl.col("start") - lookback)
     # the onset, not the whole alarm: a crashed consumer's catch-up later must not read as "up"
-    during_mask = (ts >= pl.col("start")) & (ts <= pl.min_horizontal(pl.col("end"), pl.col("start") + lookback / 2))
+    during_mask = (ts >= pl.col("start")) & (
+        ts <= pl.min_horizontal(pl.col("end"), pl.col("start") + lookback / 2)
+    )
     stats = (
         values.join(window, on=keys)
         .filter(before_mask | during_mask)
@@ -438,7 +449,9 @@ def rank_causes(
     missing = needed - set(anomalies.columns)
     if missing:
         raise ParameterError(
-            "anomalies", allowed=f"a findings frame with columns {sorted(needed)}", received=sorted(anomalies.columns)
+            "anomalies",
+            allowed=f"a findings frame with columns {sorted(needed)}",
+            received=sorted(anomalies.columns),
         )
     if anomalies.height == 0:
         return pl.DataFrame(schema=CAUSE_SCHEMA)
@@ -462,7 +475,9 @@ def rank_causes(
         candidates = pl.concat(
             [
                 candidates,
-                silent.with_columns(before=pl.lit(None, dtype=pl.Float64), during=pl.lit(None, dtype=pl.Float64)),
+                silent.with_columns(
+                    before=pl.lit(None, dtype=pl.Float64), during=pl.lit(None, dtype=pl.Float64)
+                ),
             ],
             how="diagonal_relaxed",
         ).unique(["episode", "cluster", "level", "entity", "metric"], keep="first")
@@ -477,7 +492,9 @@ def rank_causes(
         topic=topic_of(pl.col("level"), pl.col("entity")),
         group=group_of(pl.col("level"), pl.col("entity")),
         # a group's own partitions sit below the group
-        depth=pl.when(group_of(pl.col("level"), pl.col("entity")).is_not_null() & (pl.col("level") == "partition"))
+        depth=pl.when(
+            group_of(pl.col("level"), pl.col("entity")).is_not_null() & (pl.col("level") == "partition")
+        )
         .then(pl.lit(5, dtype=pl.Int64))
         .otherwise(pl.col("level").replace_strict(_DEPTH, default=4, return_dtype=pl.Int64)),
     )
@@ -492,9 +509,9 @@ def rank_causes(
         o_group="group",
         o_depth="depth",
     )
-    pairs = candidates.select("episode", "level", "entity", "metric", "start", "topic", "group", "depth").join(
-        others, on="episode"
-    )
+    pairs = candidates.select(
+        "episode", "level", "entity", "metric", "start", "topic", "group", "depth"
+    ).join(others, on="episode")
     same_entity = (pl.col("level") == pl.col("o_level")) & (pl.col("entity") == pl.col("o_entity"))
     # Brokers, nodes and clusters are upstream only through their own failures (silence,
     # alarms, replication); their traffic, memory and connection series merely add up
@@ -506,7 +523,11 @@ def rank_causes(
     driver = pl.col("metric").is_in(list(DRIVER_METRICS))
     plain = pl.col("group").is_null()  # topics, queues and plain partitions (not a group's own)
     downstream = (
-        (is_node & ~same_entity & (~pl.col("o_level").is_in(["broker", "node"]) | (pl.col("metric") == SILENT_METRIC)))
+        (
+            is_node
+            & ~same_entity
+            & (~pl.col("o_level").is_in(["broker", "node"]) | (pl.col("metric") == SILENT_METRIC))
+        )
         | ((pl.col("level") == "cluster") & infra & ~pl.col("o_level").is_in(["broker", "node", "cluster"]))
         | (
             driver
@@ -535,8 +556,7 @@ def rank_causes(
         .join(entity_count, on="episode")
         .with_columns(explains=pl.col("explains").fill_null(pl.lit([], dtype=pl.List(pl.String))))
         .with_columns(
-            explain=pl.col("explains").list.len()
-            / pl.max_horizontal(pl.col("n_entities") - 1, pl.lit(1)),
+            explain=pl.col("explains").list.len() / pl.max_horizontal(pl.col("n_entities") - 1, pl.lit(1)),
             precedence=1.0
             - (pl.col("start") - pl.col("first")).dt.total_seconds()
             / pl.max_horizontal((pl.col("last") - pl.col("first")).dt.total_seconds(), pl.lit(60.0)),
@@ -595,13 +615,17 @@ def _evidence_expr() -> pl.Expr:
         pl.lit(" "),
         pl.col("entity"),
         pl.lit(" "),
-        pl.when(pl.col("metric").is_in([SILENT_METRIC, INFERRED_METRIC])).then(pl.lit("")).otherwise(pl.col("metric")),
+        pl.when(pl.col("metric").is_in([SILENT_METRIC, INFERRED_METRIC]))
+        .then(pl.lit(""))
+        .otherwise(pl.col("metric")),
         change,
         pl.lit(" at "),
         pl.col("start").dt.strftime("%H:%M UTC"),
         pl.when(lead == 0)
         .then(pl.lit(" (first in the episode)"))
-        .otherwise(pl.concat_str(pl.lit(" ("), lead.cast(pl.String), pl.lit(" min after the first anomaly)"))),
+        .otherwise(
+            pl.concat_str(pl.lit(" ("), lead.cast(pl.String), pl.lit(" min after the first anomaly)"))
+        ),
         pl.lit("; explains "),
         pl.col("explains").list.len().cast(pl.String),
         pl.lit(" of "),

@@ -256,18 +256,20 @@ def detect_period(
     x = _winsorize(_fill_gaps(np.asarray(values, dtype=np.float64).ravel()))
     limit = threshold if threshold is not None else (0.3 if method == "acf" else 0.2)
     strength: dict[str, float] = {}
-    for kind in ("daily", "weekly"):
-        period = round(PERIOD_SECONDS[kind] / sampling_interval_s)
+    for candidate in ("daily", "weekly"):
+        period = round(PERIOD_SECONDS[candidate] / sampling_interval_s)
         if period < 2 or x.size < 2 * period or np.ptp(x) == 0:
-            strength[kind] = float("nan")
+            strength[candidate] = float("nan")
             continue
         detrended = _detrend(x, period)
-        strength[kind] = (
+        strength[candidate] = (
             _acf_at(detrended, period) if method == "acf" else _spectral_share(detrended, period)
         )
     daily_ok = bool(np.nan_to_num(strength["daily"], nan=-1.0) >= limit)
     weekly_ok = bool(np.nan_to_num(strength["weekly"], nan=-1.0) >= limit) and _weekly_adds(
-        x, round(PERIOD_SECONDS["daily"] / sampling_interval_s), round(PERIOD_SECONDS["weekly"] / sampling_interval_s)
+        x,
+        round(PERIOD_SECONDS["daily"] / sampling_interval_s),
+        round(PERIOD_SECONDS["weekly"] / sampling_interval_s),
     )
     kind: PeriodKind = "weekly" if weekly_ok else ("daily" if daily_ok else "none")
     logger.debug("detect_period: %s (strength %s, method %s)", kind, strength, method)
@@ -316,13 +318,11 @@ def decompose(
     from statsmodels.tsa.seasonal import MSTL, STL
 
     x = _fill_gaps(np.asarray(values, dtype=np.float64).ravel())
-    usable = sorted({int(p) for p in periods if 2 <= int(p) and x.size >= 2 * int(p)})
+    usable = sorted({int(p) for p in periods if int(p) >= 2 and x.size >= 2 * int(p)})
     out: dict[str, FloatArray] = {"observed": x}
     if not usable:
         window = max(3, min(25, x.size // 4) | 1)
-        trend = (
-            pl.Series(x).rolling_median(window, center=True, min_samples=1).to_numpy().astype(np.float64)
-        )
+        trend = pl.Series(x).rolling_median(window, center=True, min_samples=1).to_numpy().astype(np.float64)
         out["trend"] = trend
         out["resid"] = x - trend
         return out
@@ -606,9 +606,7 @@ def fit_seasonal_profile(
     interval = infer_sampling_interval(total["ts"])
     regular = total.filter(~pl.col("is_holiday"))
     grid = regular.upsample("ts", every=f"{max(1, round(interval * 1000))}ms")["value"].to_numpy()
-    detection = detect_period(
-        grid, interval, method=method, override=None if period == "auto" else period
-    )
+    detection = detect_period(grid, interval, method=method, override=None if period == "auto" else period)
     base = float(regular["value"].mean() or 0.0)  # type: ignore[arg-type]
     keys = ["hour"] if detection.kind == "daily" else ["weekday", "hour"]
     slots = pl.DataFrame(
@@ -617,20 +615,22 @@ def fit_seasonal_profile(
     )
     value = pl.col("value")
     if detection.kind == "none":
-        stats = regular.select(
-            mean=value.mean(), p10=value.quantile(0.1), p90=value.quantile(0.9)
-        )
+        stats = regular.select(mean=value.mean(), p10=value.quantile(0.1), p90=value.quantile(0.9))
         table = slots.join(stats, how="cross")
     else:
         stats = regular.group_by(keys).agg(
             mean=value.mean(), p10=value.quantile(0.1), p90=value.quantile(0.9)
         )
         table = slots.join(stats, on=keys, how="left")
-    table = table.with_columns(
-        pl.col("mean", "p10", "p90").fill_null(base),
-    ).with_columns(
-        multiplier=pl.col("mean") / base if base != 0 else pl.lit(1.0),
-    ).sort("weekday", "hour")
+    table = (
+        table.with_columns(
+            pl.col("mean", "p10", "p90").fill_null(base),
+        )
+        .with_columns(
+            multiplier=pl.col("mean") / base if base != 0 else pl.lit(1.0),
+        )
+        .sort("weekday", "hour")
+    )
     business = regular.group_by("in_business").agg(value.mean())
     inside = business.filter(pl.col("in_business"))["value"]
     outside = business.filter(~pl.col("in_business"))["value"]
@@ -702,12 +702,14 @@ def profile_to_load_spec(
     else:
         shape = None
     holiday_factor = profile.holiday_ratio if np.isfinite(profile.holiday_ratio) else 0.4
-    return LoadSpec(
-        base_rate=max(0.0, profile.base_level),
-        profile=[max(0.0, round(v, 6)) for v in shape] if shape is not None else None,
-        daily_amplitude=0.0,
-        weekend_factor=1.0,
-        holidays=list(holidays),
-        holiday_factor=max(0.0, holiday_factor),
-        noise=noise,
+    return LoadSpec.model_validate(
+        {
+            "base_rate": max(0.0, profile.base_level),
+            "profile": [max(0.0, round(v, 6)) for v in shape] if shape is not None else None,
+            "daily_amplitude": 0.0,
+            "weekend_factor": 1.0,
+            "holidays": list(holidays),
+            "holiday_factor": max(0.0, holiday_factor),
+            "noise": noise,
+        }
     )

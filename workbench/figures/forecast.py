@@ -54,9 +54,15 @@ def forecast_figure(
     plotly.graph_objects.Figure
     """
     if "part" not in forecast.columns:
-        raise ParameterError("forecast", allowed="a frame from forecast_series (with a 'part' column)", received=forecast.columns)
+        raise ParameterError(
+            "forecast",
+            allowed="a frame from forecast_series (with a 'part' column)",
+            received=forecast.columns,
+        )
     history = forecast.filter(pl.col("part") == "history").select("ts", "value")
-    ahead = forecast.filter(pl.col("part") == "forecast").select("ts", mean="forecast", lower="lower", upper="upper")
+    ahead = forecast.filter(pl.col("part") == "forecast").select(
+        "ts", mean="forecast", lower="lower", upper="upper"
+    )
     fig = forecast_band(history, ahead, max_points=max_points, title=title)
     if crossing is not None:
         fig.add_hline(
@@ -67,7 +73,10 @@ def forecast_figure(
         if crossing.expected_at is not None:
             fig.add_trace(
                 go.Scatter(
-                    x=[crossing.expected_at], y=[crossing.threshold], mode="markers", name="expected crossing",
+                    x=[crossing.expected_at],
+                    y=[crossing.threshold],
+                    mode="markers",
+                    name="expected crossing",
                     marker={"color": "#dc3545", "size": 9, "symbol": "x"},
                 )
             )

@@ -91,18 +91,41 @@ def profile_band(profile: SeasonalProfile, *, title: str | None = None) -> go.Fi
     labels = table["label"].to_list()
     fig = go.Figure(
         [
-            go.Scatter(x=x, y=table["p90"].to_numpy(), mode="lines", line={"width": 0}, showlegend=False,
-                       hoverinfo="skip"),
-            go.Scatter(x=x, y=table["p10"].to_numpy(), mode="lines", line={"width": 0}, fill="tonexty",
-                       fillcolor="rgba(13,110,253,0.2)", name="p10-p90"),
-            go.Scatter(x=x, y=table["mean"].to_numpy(), mode="lines", name="mean", text=labels,
-                       line={"width": 1.5, "color": "#0d6efd"}, hovertemplate="%{text}: %{y:.3g}<extra></extra>"),
+            go.Scatter(
+                x=x,
+                y=table["p90"].to_numpy(),
+                mode="lines",
+                line={"width": 0},
+                showlegend=False,
+                hoverinfo="skip",
+            ),
+            go.Scatter(
+                x=x,
+                y=table["p10"].to_numpy(),
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor="rgba(13,110,253,0.2)",
+                name="p10-p90",
+            ),
+            go.Scatter(
+                x=x,
+                y=table["mean"].to_numpy(),
+                mode="lines",
+                name="mean",
+                text=labels,
+                line={"width": 1.5, "color": "#0d6efd"},
+                hovertemplate="%{text}: %{y:.3g}<extra></extra>",
+            ),
         ]
     )
     fig.update_layout(
         height=300,
         margin={"l": 10, "r": 10, "t": 40, "b": 20},
-        title={"text": html.escape(title or f"Weekly profile of {profile.metric} ({profile.kind} cycle)"), "x": 0},
+        title={
+            "text": html.escape(title or f"Weekly profile of {profile.metric} ({profile.kind} cycle)"),
+            "x": 0,
+        },
         xaxis={"tickmode": "array", "tickvals": list(range(0, 168, 24)), "ticktext": _WEEKDAYS},
     )
     return fig
