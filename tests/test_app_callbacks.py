@@ -290,3 +290,37 @@ def test_lab_drives_the_real_simulator_and_injection_goes_through_its_mechanics(
             lab_.inject("consumer_crash", "billing")
         finally:
             lab_.stop(record=False)
+
+
+def test_overview_of_a_simulated_fleet_uses_the_health_and_topology_rooms(tmp_path: Path) -> None:
+    from workbench.sources.simulator import simulate
+
+    store = Store(tmp_path / "store")
+    result = simulate("default", days=0.5, seed=2)
+    store.append("sim", result.frame, source=result.source, incidents=result.incidents)
+    app = create_app(store, registry=CollectorRegistry(), reports_dir=tmp_path, credentials=None)
+    view = overview.build_overview(app.workbench, "sim", None)  # type: ignore[attr-defined]
+    heat = view["heatmap"].figure.data[0]
+    assert heat.z.shape[0] == len(view["rowkeys"]) > 50
+    topo = view["topology"].figure
+    assert len(topo.data[1].x) > 50 and any(v >= 0 for v in topo.data[1].marker.color)
+    # every topology node carries the key a click needs
+    assert all(len(c) == 4 and c[0] in ("kafka", "rabbitmq", "sqs") for c in topo.data[1].customdata)
+    # the drill-down's analyses come from the lag-status, seasonality and forecast rooms
+    search = "?" + entity_href("sim", "kafka", "kafka-prod-1", "consumer_group", "billing/orders").split("?", 1)[1]
+    ids = [getattr(part, "id", None) for part in entity.build_entity_analysis(app.workbench, search)]  # type: ignore[attr-defined]
+    assert ids == ["en-lagstatus", "en-decomposition", "en-forecast"]
+
+
+def test_reports_page_lists_report_runs(ctx: AppContext) -> None:
+    run = ctx.reports_dir / "fleet" / "20260105T000000Z"
+    run.mkdir(parents=True)
+    (run / "report.html").write_text("<p>ok</p>")
+    (run / "run.json").write_text(
+        '{"name": "fleet", "run_id": "20260105T000000Z", "status": "ok", "started": "2026-01-05T00:00:00+00:00",'
+        ' "seconds": 3.5, "source": "sim", "parameters": {}, "findings": 2, "error": null,'
+        ' "html": "fleet/20260105T000000Z/report.html", "notebook": "x", "findings_json": "y"}')
+    reports_view, _ = reports.build_reports(ctx)
+    assert "20260105T000000Z" in _text(reports_view)
+    link = _find(reports_view, None)
+    del link

@@ -174,29 +174,27 @@ class Services:
         """Simulator ground truth stored with the dataset (may be empty)."""
         return self._cached("incidents", dataset, (), lambda: self.store.read_incidents(dataset))  # type: ignore[no-any-return]
 
-    def fleet_health(self, dataset: str) -> pl.DataFrame:
-        """Health score per entity and time (``ts, cluster, level, entity, score``).
+    def fleet_health(self, dataset: str, every: str = "1h") -> pl.DataFrame:
+        """Health score per entity and time window (``ts, cluster, level, entity, score``).
 
         Health scores stored in the dataset as the catalogue metric ``health_score``
-        are read as they are; otherwise the health room computes them.
+        are read as they are; otherwise the health room scores each ``every`` window
+        (:func:`workbench.analysis.health.health_scores`).
         """
         stored = "health_score" in self.store_metrics(dataset)
+        fn = None if stored else resolve("workbench.analysis.health", "health_scores")
 
         def compute() -> pl.DataFrame:
-            if stored:
-                return (
-                    self.store.scan(dataset, metric="health_score")
-                    .select("ts", *(pl.col(c).cast(pl.String) for c in ("cluster", "level", "entity")),
-                            pl.col("value").alias("score"))
-                    .collect()
-                )
-            fn = resolve("workbench.analysis.health", "health_scores")
-            frame = fn(self.store.scan(dataset))
-            return frame.collect() if isinstance(frame, pl.LazyFrame) else frame  # type: ignore[no-any-return]
+            if fn is None:
+                lazy = self.store.scan(dataset).filter(pl.col("metric") == "health_score").select(
+                    "ts", "cluster", "level", "entity", pl.col("value").alias("score"))
+            else:
+                lazy = fn(self.store.scan(dataset), every=every).lazy()
+            return lazy.select(
+                "ts", *(pl.col(c).cast(pl.String) for c in ("cluster", "level", "entity")),
+                pl.col("score").cast(pl.Float64)).collect()
 
-        if not stored:
-            resolve("workbench.analysis.health", "health_scores")
-        return self._cached("fleet_health", dataset, (), compute)  # type: ignore[no-any-return]
+        return self._cached("fleet_health", dataset, (every,), compute)  # type: ignore[no-any-return]
 
     def store_metrics(self, dataset: str) -> set[str]:
         """Metric names present in a dataset."""
@@ -232,12 +230,42 @@ class Services:
 
         return self._cached("narratives", dataset, (), compute)  # type: ignore[no-any-return]
 
-    def lag_status(self, dataset: str, key: EntityKey) -> pl.DataFrame:
-        """Burrow status over time for a consumer group or partition (``ts, entity, status``)."""
-        fn = resolve("workbench.analysis.lagstatus", "lag_status_timeline")
-        return self._cached("lag_status", dataset, (key,),  # type: ignore[no-any-return]
-                            lambda: fn(self.store.scan(dataset, provider=key.provider,
-                                                       cluster=key.cluster)))
+    def lag_status(self, dataset: str, key: EntityKey, every: str = "5m") -> pl.DataFrame:
+        """Burrow status over time of the consumer partitions and groups of an entity.
+
+        From the lag-status room (:func:`workbench.analysis.lagstatus.consumer_status_frame`,
+        evaluated every ``every`` over the cluster's offsets); rows for the entity itself,
+        the group partitions under it (``group/topic/p``) and, for a topic partition
+        ``topic/p``, every group reading it.
+
+        Returns
+        -------
+        pl.DataFrame
+            ``ts, entity, status`` (status names: OK, WARN, ERR, STOP, STALL, REWIND, NOTFOUND).
+        """
+        fn = resolve("workbench.analysis.lagstatus", "consumer_status_frame")
+        codes = resolve("workbench.analysis.lagstatus", "STATUS_CODES")
+
+        def cluster_status() -> pl.DataFrame:
+            offsets = self.store.scan(dataset, provider=key.provider).filter(
+                pl.col("cluster") == key.cluster, pl.col("level") == "partition",
+                pl.col("metric").is_in(["committed_offset", "log_end_offset"]))
+            return fn(offsets, every=every)  # type: ignore[no-any-return]
+
+        status = self._cached("lag_status", dataset, (key.provider, key.cluster, every), cluster_status)
+        if status.is_empty():
+            raise Unavailable("no committed_offset / log_end_offset history for this cluster")
+        me = key.entity
+        entity = pl.col("entity").cast(pl.String)
+        mine = status.filter((entity == me) | entity.str.starts_with(me + "/") | entity.str.ends_with("/" + me))
+        if mine.is_empty():
+            raise Unavailable(f"no consumer offsets involve {me!r}")
+        names = {int(v): k for k, v in dict(codes).items()}  # type: ignore[call-overload]
+        return mine.select(
+            "ts", entity.alias("entity"),
+            pl.col("value").cast(pl.Int64).replace_strict(names, default="NOTFOUND", return_dtype=pl.String)
+            .alias("status"),
+        ).sort("entity", "ts")
 
     def decomposition(self, dataset: str, key: EntityKey, metric: str,
                       start: dt.datetime | None, end: dt.datetime | None) -> tuple[pl.Series, dict[str, np.ndarray]]:

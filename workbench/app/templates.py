@@ -208,7 +208,7 @@ _t("kafka-topic-throughput", "kafka", "topic", "Kafka topic: throughput",
 _t("kafka-topic-lag", "kafka", "topic", "Kafka topic: produce vs consumer lag",
    ("messages_in_per_s", "consumer_lag_messages"),
    ("messages_in_per_s", "consumer_lag_messages", "consumer_lag_seconds", "bytes_in_per_s",
-    "partitions", "under_replicated_partitions"), "consumer_lag_messages", _FC,
+    "partitions", "under_replicated_partitions"), "consumer_lag_messages", ("lag_status", *_FC),
    "Lag that grows while the produce rate is flat means consumers slowed down.")
 _t("kafka-topic-replication", "kafka", "topic", "Kafka topic: replication",
    ("under_replicated_partitions", "partitions"),

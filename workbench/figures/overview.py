@@ -37,6 +37,7 @@ from workbench.errors import ParameterError, SchemaError
 
 __all__ = [
     "HEALTH_COLORSCALE",
+    "bucket_every",
     "LEVEL_ORDER",
     "entity_label",
     "health_heatmap",
@@ -101,7 +102,14 @@ def entity_label(cluster: str, level: str, entity: str) -> str:
     return html.escape(f"{cluster} · {level} · {entity}")
 
 
-def _bucket_every(span_ms: int, max_columns: int) -> str:
+def bucket_every(span_ms: int, max_columns: int) -> str:
+    """The narrowest bucket width (``1m`` … ``1d``) that fits ``span_ms`` in ``max_columns``.
+
+    Examples
+    --------
+    >>> bucket_every(7 * 86_400_000, 200)
+    '1h'
+    """
     for width, every in _DURATIONS_MS:
         if span_ms / width <= max_columns:
             return every
@@ -152,7 +160,7 @@ def heatmap_matrix(
     )
     bounds = frame.select(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")).row(0)
     span_ms = int((bounds[1] - bounds[0]).total_seconds() * 1000) + 1
-    every = _bucket_every(span_ms, max_columns)
+    every = bucket_every(span_ms, max_columns)
     cells = (
         frame.lazy()
         .with_columns(pl.col("ts").dt.truncate(every).alias("bucket"))

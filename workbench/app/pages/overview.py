@@ -18,7 +18,7 @@ from workbench.app.pages.common import dataset_options, graph, not_available, ta
 from workbench.app.services import Unavailable
 from workbench.app.urls import entity_href, split_list, with_query
 from workbench.errors import WorkbenchError
-from workbench.figures.overview import heatmap_figure, heatmap_matrix, topology_graph
+from workbench.figures.overview import bucket_every, heatmap_figure, heatmap_matrix, topology_graph
 
 __all__ = ["PATH", "TITLE", "build_overview", "drill_target", "layout", "register"]
 
@@ -97,7 +97,8 @@ def build_overview(ctx: AppContext, dataset: str, levels: list[str] | None) -> d
     ])
     health: pl.DataFrame | None = None
     try:
-        health = ctx.services.fleet_health(dataset)
+        span_ms = int((end - start).total_seconds() * 1000) + 1
+        health = ctx.services.fleet_health(dataset, every=bucket_every(span_ms, HEATMAP_COLUMNS))
         if levels:
             health = health.filter(pl.col("level").cast(pl.String).is_in(levels))
         frame = health

@@ -45,12 +45,14 @@ def build_reports(ctx: AppContext) -> tuple[Any, Any]:
             reports: Any = html.P(f"No reports in {ctx.reports_dir} yet (run `workbench report NAME`).",
                                   className="text-muted small")
         else:
-            if "html" in frame.columns:
-                frame = frame.with_columns(("/reports/" + pl.col("html").cast(pl.String)).alias("href"))
-                shown_col = "name" if "name" in frame.columns else frame.columns[0]
-                reports = table(frame.drop("html"), links={shown_col: "href"})
-            else:
-                reports = table(frame)
+            wanted = [c for c in ("name", "run_id", "status", "started", "seconds", "findings", "error")
+                      if c in frame.columns]
+            shown = frame.select(
+                *wanted,
+                (pl.lit("/reports/") + pl.col("html").cast(pl.String)).alias("href")
+                if "html" in frame.columns else pl.lit(None, pl.String).alias("href"),
+            )
+            reports = table(shown, links={"run_id" if "run_id" in wanted else wanted[0]: "href"})
     except (Unavailable, WorkbenchError) as err:
         reports = not_available("Reports", err.reason if isinstance(err, Unavailable) else str(err))
     all_notes = notes.read_annotations(ctx.store)
