@@ -207,7 +207,8 @@ def describe_cause(row: Mapping[str, Any]) -> str:
         return f"as {metric.replace('_per_s', '').replace('_', ' ')} messages on {level_word} {entity} rose{change}"
     if cause in ("memory_alarm", "disk_alarm"):
         return f"after {level_word} {name} raised a {cause.replace('_', ' ')}"
-    return f"with {metric.replace('_', ' ')} on {level_word} {entity} as the earliest signal{change}"
+    direction = {"up": "rising", "down": "falling"}.get(str(row.get("direction")), "changing")
+    return f"with the first signal on {level_word} {entity} ({metric.replace('_', ' ')} {direction}{change})"
 
 
 def narrate_episode(causes: pl.DataFrame) -> str:
