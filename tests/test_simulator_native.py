@@ -285,3 +285,22 @@ def test_idle_sqs_queues_are_gaps_in_cloudwatch() -> None:
     # the canonical frame keeps the idle queue's zeros: it is the simulator's ground truth
     canon = result.frame.filter(pl.col("entity") == "idle", pl.col("metric") == "messages_in_per_s")
     assert canon.height == result.calendar.steps
+
+
+def test_serving_past_the_horizon_starts_a_new_segment() -> None:
+    now = [1_800_000_000.0]
+    fleet = LiveFleet("memory-alarm", seed=1, history="10m", horizon="10m", speed=60.0, clock=lambda: now[0])
+    first = fleet.result.calendar.ts_ms.copy()
+    assert fleet._serving_index() == fleet.now_index
+    now[0] += 15.0  # 15 simulated minutes later: past the 10-minute horizon
+    index = fleet._serving_index()
+    assert fleet.segment == 1
+    assert fleet.result.calendar.ts_ms[0] == first[-1] + 60_000  # the time grid continues
+    assert fleet.time_of(index) == fleet.time_of(0) + (fleet.time_of(1) - fleet.time_of(0)) * index
+    text = "".join(
+        f"{s.name} {s.value}\n"
+        for f in fleet.collect()
+        for s in f.samples
+        if s.name.startswith("workbench_sim_segment")
+    )
+    assert text == "workbench_sim_segment 1.0\n"

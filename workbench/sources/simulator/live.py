@@ -129,6 +129,11 @@ class LiveFleet:
         self._scrapes = 0
         self._lock = threading.Lock()
         self._server: Any = None
+        self._seed = seed
+        self._step_arg = step
+        self._horizon_days = future.total_seconds() / 86400.0
+        self.segment = 0
+        self._offset = 0  # global tick of the current segment's first tick
 
     # ------------------------------------------------------------------ time
     @property
@@ -147,6 +152,33 @@ class LiveFleet:
     def time_of(self, index: int) -> dt.datetime:
         """Simulated timestamp of tick ``index``."""
         return dt.datetime.fromtimestamp(int(self.result.calendar.ts_ms[index]) / 1000, tz=dt.UTC)
+
+    def _serving_index(self) -> int:
+        """Tick of the current segment to serve now; past the horizon, a new segment starts.
+
+        Each new segment simulates ``horizon`` more from where the last one ended (seed +
+        segment number), so a long-running ``--serve`` never freezes; offsets and counters
+        restart there, which Prometheus reads as a reset.
+        """
+        if math.isinf(self.speed):
+            return self.steps - 1
+        elapsed = self.clock() - self.wall0
+        wanted = self.now_index + math.floor(max(elapsed, 0.0) * self.speed / self.step_seconds + 1e-9)
+        with self._lock:
+            while wanted - self._offset >= self.steps:
+                last = int(self.result.calendar.ts_ms[-1])
+                self._offset += self.steps
+                self.segment += 1
+                self.result = simulate(
+                    self.result.spec,
+                    days=self._horizon_days,
+                    seed=self._seed + self.segment,
+                    start=dt.datetime.fromtimestamp(last / 1000, tz=dt.UTC),
+                    step=self._step_arg,
+                )
+                self._blocks = canonical_blocks(self.result.models)
+                logger.info("live fleet %s: segment %d starts", self.result.spec.name, self.segment)
+            return wanted - self._offset
 
     # ---------------------------------------------------------------- frames
     def frame_at(self, index: int) -> pl.DataFrame:
@@ -189,21 +221,27 @@ class LiveFleet:
     # ------------------------------------------------------------ /metrics
     def collect(self) -> Iterator[Metric]:
         """prometheus_client collector: native series at the current tick + self metrics."""
-        index = self.index()
+        index = self._serving_index()
         with self._lock:
             self._scrapes += 1
             scrapes = self._scrapes
-        yield from collect_families(self.result.native_blocks, index)
+            result, segment = self.result, self.segment
+        yield from collect_families(result.native_blocks, index)
         tick = GaugeMetricFamily("workbench_sim_tick", "Index of the simulated step this scrape serves")
         tick.add_metric([], float(index))
         yield tick
+        seg = GaugeMetricFamily(
+            "workbench_sim_segment", "Simulated segment (a new one starts after each horizon)"
+        )
+        seg.add_metric([], float(segment))
+        yield seg
         sim_time = GaugeMetricFamily(
             "workbench_sim_time_seconds", "Simulated time of the served step (Unix seconds)"
         )
-        sim_time.add_metric([], float(self.result.calendar.ts_ms[index]) / 1000.0)
+        sim_time.add_metric([], float(result.calendar.ts_ms[index]) / 1000.0)
         yield sim_time
         series = GaugeMetricFamily("workbench_sim_series", "Exporter-native series the simulator serves")
-        series.add_metric([], float(sum(b.values.shape[0] for b in self.result.native_blocks)))
+        series.add_metric([], float(sum(b.values.shape[0] for b in result.native_blocks)))
         yield series
         count = CounterMetricFamily("workbench_sim_scrapes", "Scrapes served by the live simulator")
         count.add_metric([], float(scrapes))
