@@ -61,6 +61,8 @@ def test_check_prints_quarantine_summary(tmp_path):
     assert "value is negative" in result.output
     assert pl.read_csv(out).height == 5
     assert runner.invoke(app, ["check", str(path), "--strict"]).exit_code == 1
+    # The console script too (main() runs click outside standalone mode).
+    assert run_cli("check", str(path), "--strict").returncode == 1
 
 
 @pytest.mark.parametrize("kind", ["missing file", "missing column"])

@@ -502,7 +502,10 @@ def scenario_import(
 def main() -> None:
     """Entry point of the ``workbench`` console script."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns a command's typer.Exit code instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except WorkbenchError as err:
         if _state["debug"]:
             raise
