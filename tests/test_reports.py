@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from workbench.config import settings
-from workbench.errors import NotFoundError, ParameterError
+from workbench.errors import ConfigError, NotFoundError, ParameterError
 from workbench.reports import (
     FINDING_MIME,
     ReportError,
@@ -163,6 +163,8 @@ def test_bad_parameters_fail_before_running(dirs: tuple[Path, Path]) -> None:
         run_report("depth", {"rows": "many"}, notebooks_dir=notebooks, reports_dir=reports)
     with pytest.raises(ParameterError, match=r"parameter 'scale': expected a number"):
         run_report("depth", {"scale": [1]}, notebooks_dir=notebooks, reports_dir=reports)
+    with pytest.raises(ConfigError, match="no Jupyter kernel named 'nope'; register this environment's"):
+        run_report("depth", notebooks_dir=notebooks, reports_dir=reports, kernel_name="nope")
     with pytest.raises(NotFoundError, match="no report named 'dept'; available: depth"):
         run_report("dept", notebooks_dir=notebooks, reports_dir=reports)
     after = sorted((reports / "depth").iterdir()) if (reports / "depth").exists() else []

@@ -41,13 +41,14 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config import settings
-from workbench.errors import NotFoundError, ParameterError, WorkbenchError
+from workbench.errors import ConfigError, NotFoundError, ParameterError, WorkbenchError
 from workbench.reports.index import apply_retention, resolve_reports_dir, write_index, write_json
 from workbench.reports.notebook import collect_findings
 
 __all__ = [
     "ReportError",
     "ReportResult",
+    "check_kernel",
     "coerce_value",
     "parse_parameter_args",
     "render_html",
@@ -287,6 +288,34 @@ def _new_run_dir(base: Path, now: dt.datetime) -> Path:
     raise WorkbenchError(f"cannot create a run directory under {base}")
 
 
+def check_kernel(kernel_name: str) -> Path:
+    """Return the kernelspec folder papermill will use, or raise a clear error.
+
+    Raises
+    ------
+    ConfigError
+        When no kernel of that name is installed, or its interpreter is not this one
+        (``import workbench`` would then fail in the notebook).
+    """
+    import sys
+
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    hint = f"register this environment's: {sys.executable} -m ipykernel install --sys-prefix --name {kernel_name}"
+    try:
+        spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    except NoSuchKernel as err:
+        raise ConfigError(f"no Jupyter kernel named {kernel_name!r}; {hint}") from err
+    program = spec.argv[0] if spec.argv else ""
+    # jupyter_client runs a bare "python" as the current interpreter
+    if (
+        program not in ("python", "python3", sys.executable)
+        and Path(program).resolve() != Path(sys.executable).resolve()
+    ):
+        raise ConfigError(f"Jupyter kernel {kernel_name!r} runs {program}, not {sys.executable}; {hint}")
+    return Path(spec.resource_dir)
+
+
 def run_report(
     name: str,
     parameters: Mapping[str, Any] | None = None,
@@ -340,6 +369,10 @@ def run_report(
     from papermill.exceptions import PapermillExecutionError
 
     notebook_in = _notebook(name, notebooks_dir)
+    if kernel_name is None:
+        metadata = nbformat.read(str(notebook_in), as_version=4).metadata  # type: ignore[no-untyped-call]
+        kernel_name = str(metadata.get("kernelspec", {}).get("name", "python3"))
+    check_kernel(kernel_name)
     given = dict(parameters or {})
     if source is not None:
         given["source"] = source
