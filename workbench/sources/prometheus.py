@@ -57,6 +57,7 @@ from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from workbench.errors import ParameterError, SourceError
+from workbench.frames import PROVIDERS
 from workbench.mapping.normalize import MappingResult, map_samples
 from workbench.mapping.samples import TS_DTYPE, SampleSet, empty_rejected, series_frame
 from workbench.mapping.tables import MappingTable, tables
@@ -462,7 +463,8 @@ class PrometheusSource:
                 f"no series matched between {dt.datetime.fromtimestamp(t0, dt.UTC):%Y-%m-%d %H:%M} and "
                 f"{dt.datetime.fromtimestamp(t1, dt.UTC):%Y-%m-%d %H:%M} UTC",
                 url=self.url,
-                query=" ; ".join(query_list)[:500],
+                query=" ; ".join(query_list[:3])
+                + (f" ; ... ({len(query_list) - 3} more)" if len(query_list) > 3 else ""),
             )
         return samples
 
@@ -503,6 +505,8 @@ class PrometheusSource:
         """
         if counters not in ("raw", "promql"):
             raise ParameterError("counters", allowed="'raw' or 'promql'", received=counters)
+        if provider is not None and provider not in PROVIDERS:
+            raise ParameterError("provider", allowed=" or ".join(PROVIDERS), received=provider)
         candidates = known if known is not None else tables()
         pool = [t for t in candidates.values() if provider is None or t.provider == provider]
         if metrics is None:
