@@ -43,6 +43,9 @@ def _root(
         level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not (debug or verbose):
+        # Each retry would print a long urllib3 warning; the final error names the URL once.
+        logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
 def frame_table(frame: pl.DataFrame, title: str | None = None, max_rows: int = 30) -> Table:
