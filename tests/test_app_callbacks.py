@@ -194,11 +194,16 @@ def test_script_payload_in_a_queue_name_stays_text(ctx: AppContext) -> None:
     assert "<script>" not in fig_json
 
 
-def test_fidelity_page_side_by_side(ctx: AppContext) -> None:
+def test_fidelity_page_side_by_side_then_verdicts_on_demand(ctx: AppContext) -> None:
     view = fidelity.build_fidelity(ctx, DATASET, DATASET, "queue_depth_messages")
     text = _text(view["body"])
-    assert "Series side by side" in text
+    assert "Series side by side: queue_depth_messages" in text and "Press Compare" in text
     assert view["search"] == f"?real={DATASET}&sim={DATASET}&metric=queue_depth_messages"
+    compared = fidelity.build_fidelity(ctx, DATASET, DATASET, "queue_depth_messages", compare=True)
+    text = _text(compared["body"])
+    assert "Verdicts" in text and "ks_complement" in text and "pass" in text
+    assert any(isinstance(c, dcc.Graph) and c.id.get("type") == "fi-fig" for c in compared["body"]
+               if isinstance(getattr(c, "id", None), dict))
     assert "choose a real" in _text(fidelity.build_fidelity(ctx, None, DATASET, None)["body"])
 
 

@@ -305,8 +305,23 @@ class Services:
 
         return self._cached("forecast", dataset, (key, metric, start, end), compute)  # type: ignore[no-any-return]
 
-    def fidelity(self, real: str, sim: str) -> Any:
-        """Fidelity report of a simulated dataset against a real one (fidelity room)."""
-        fn = resolve("workbench.fidelity", "fidelity_report")
-        return self.cache.get_or_compute(("fidelity", real, self._stamp(real), sim, self._stamp(sim)),
-                                         lambda: fn(self.store.scan(real), self.store.scan(sim)))
+    def fidelity(self, real: str, sim: str, metric: str, *, standardize: bool = False) -> Any:
+        """Fidelity of a simulated dataset against a real one for one metric (fidelity room).
+
+        Returns
+        -------
+        workbench.fidelity.FidelityResult
+            ``summary()``, ``verdicts()`` and per-pair ``details`` for the figures.
+        """
+        fn = resolve("workbench.fidelity", "compare_frames")
+
+        def compute() -> Any:
+            pick = pl.col("metric") == metric
+            try:
+                return fn(self.store.scan(real).filter(pick), self.store.scan(sim).filter(pick),
+                          standardize=standardize)
+            except WorkbenchError as err:
+                raise Unavailable(str(err)) from err
+
+        key = ("fidelity", real, self._stamp(real), sim, self._stamp(sim), metric, standardize)
+        return self.cache.get_or_compute(key, compute)

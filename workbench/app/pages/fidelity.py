@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import logging
+from html import escape as html_escape
 from typing import Any
 
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 import polars as pl
 from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash import ctx as dash_ctx
 
 from workbench.app.context import AppContext
 from workbench.app.pages.common import dataset_options, graph, not_available, table, unchanged
-from workbench.app.services import EntityKey, Unavailable
+from workbench.app.services import EntityKey, Unavailable, resolve
 from workbench.app.urls import with_query
 from workbench.errors import WorkbenchError
 from workbench.figures.entity import metric_panels
 
-__all__ = ["PATH", "TITLE", "build_fidelity", "layout", "register"]
+__all__ = ["PATH", "TITLE", "build_fidelity", "common_metrics", "layout", "register"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,12 @@ def layout(ctx: AppContext, query: dict[str, str]) -> Any:
                                                    className="form-control form-control-sm",
                                                    placeholder="first common metric")], md=2),
         ], className="mb-2"),
+        html.Div([
+            dbc.Button("Compare", id="fi-compare", color="primary", size="sm", className="me-3"),
+            dcc.Checklist(id="fi-standardize", options=[{"label": " compare shapes (z-scored)",
+                                                         "value": "z"}], value=[], inline=True,
+                          className="d-inline small"),
+        ], className="mb-2"),
         dcc.Loading(html.Div(id="fi-body"), type="dot"),
     ], fluid=True)
 
@@ -57,43 +64,57 @@ def _first_series(ctx: AppContext, dataset: str, metric: str) -> tuple[str, pl.D
     return f"{row['cluster']} · {row['entity']}", ctx.services.entity_series(dataset, key, metrics=[metric])
 
 
-def build_fidelity(ctx: AppContext, real: str | None, sim: str | None, metric: str | None) -> dict[str, Any]:
-    """Verdicts, figures and side-by-side series for two datasets (plain function)."""
+def common_metrics(ctx: AppContext, real: str, sim: str) -> list[str]:
+    """Metrics both datasets have."""
+    return sorted(ctx.services.store_metrics(real) & ctx.services.store_metrics(sim))
+
+
+def build_fidelity(ctx: AppContext, real: str | None, sim: str | None, metric: str | None,
+                   *, compare: bool = False, standardize: bool = False) -> dict[str, Any]:
+    """Series side by side and, when ``compare``, the fidelity verdicts and figures (plain function).
+
+    The comparison (two-sample tests, ACF and spectral distances, a discriminator…) runs
+    in the fidelity room on one metric at a time, on demand, and is cached.
+    """
     if not real or not sim:
         return {"body": [not_available("Comparison", "choose a real and a simulated dataset")], "search": ""}
     body: list[Any] = []
-    try:
-        report = ctx.services.fidelity(real, sim)
-        verdicts = getattr(report, "verdicts", None)
-        if isinstance(verdicts, pl.DataFrame):
-            body += [html.H5("Verdicts"), table(verdicts)]
-        for i, fig in enumerate(getattr(report, "figures", lambda: [])() if callable(
-                getattr(report, "figures", None)) else getattr(report, "figures", []) or []):
-            if isinstance(fig, go.Figure):
-                body.append(graph({"type": "fi-fig", "index": str(i)}, fig))
-    except Unavailable as err:
-        body.append(not_available("Fidelity report", err.reason))
-    except WorkbenchError as err:
-        body.append(not_available("Fidelity report", str(err)))
-    common = sorted(
-        set(ctx.services.entity_index(real).get_column("metrics").explode().drop_nulls().to_list())
-        & set(ctx.services.entity_index(sim).get_column("metrics").explode().drop_nulls().to_list()))
+    common = common_metrics(ctx, real, sim)
     chosen = metric if metric in common else (common[0] if common else None)
-    body.append(html.H5("Series side by side", className="mt-3"))
+    search = with_query("", real=real, sim=sim, metric=metric or None)
     if chosen is None:
-        body.append(not_available("Side-by-side series", "the two datasets share no metric"))
-    else:
-        cols = []
-        for label, dataset in (("real", real), ("simulated", sim)):
-            try:
-                name, series = _first_series(ctx, dataset, chosen)
-                fig = metric_panels(series, metrics=[chosen])
-                fig.update_layout(title={"text": f"{label}: {dataset} · {name}", "x": 0})
-                cols.append(dbc.Col(graph(f"fi-{label}", fig), lg=6))
-            except Unavailable as err:
-                cols.append(dbc.Col(not_available(label, err.reason), lg=6))
-        body.append(dbc.Row(cols))
-    return {"body": body, "search": with_query("", real=real, sim=sim, metric=metric or None)}
+        return {"body": [not_available("Comparison", "the two datasets share no metric")], "search": search}
+    body.append(html.H5(f"Series side by side: {chosen}", className="mt-2"))
+    cols = []
+    for label, dataset in (("real", real), ("simulated", sim)):
+        try:
+            name, series = _first_series(ctx, dataset, chosen)
+            fig = metric_panels(series, metrics=[chosen])
+            fig.update_layout(title={"text": html_escape(f"{label}: {dataset} · {name}"), "x": 0})
+            cols.append(dbc.Col(graph(f"fi-{label}", fig), lg=6))
+        except Unavailable as err:
+            cols.append(dbc.Col(not_available(label, err.reason), lg=6))
+    body.append(dbc.Row(cols))
+    if not compare:
+        body.append(html.P("Press Compare to run the fidelity statistics on this metric.",
+                           className="text-muted small", id="fi-hint"))
+        return {"body": body, "search": search}
+    try:
+        result = ctx.services.fidelity(real, sim, chosen, standardize=standardize)
+        summary = result.summary()
+        body += [html.H5("Verdicts", className="mt-3"),
+                 table(summary.with_columns(pl.col("mean").round(3)), max_rows=30)]
+        verdicts = result.verdicts()
+        body += [html.H6("Per series", className="mt-2"),
+                 table(verdicts.select("pair", "statistic", pl.col("value").round(4), "rule", "threshold",
+                                       "verdict"), max_rows=60)]
+        report_figures = resolve("workbench.figures.fidelity", "report_figures")
+        for i, (label, details) in enumerate(list(result.details.items())[:3]):
+            for j, fig in enumerate(report_figures(details, title=label)):
+                body.append(graph({"type": "fi-fig", "index": f"{i}-{j}"}, fig))
+    except (Unavailable, WorkbenchError) as err:
+        body.append(not_available("Fidelity report", getattr(err, "reason", str(err))))
+    return {"body": body, "search": search}
 
 
 def register(app: Dash, ctx: AppContext) -> None:
@@ -101,11 +122,14 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     @app.callback(
         Output("fi-body", "children"),
-        Input("fi-real", "value"), Input("fi-sim", "value"), Input("fi-metric", "value"),
+        Input("fi-compare", "n_clicks"), Input("fi-real", "value"), Input("fi-sim", "value"),
+        Input("fi-metric", "value"), State("fi-standardize", "value"),
     )
     @ctx.timed("fidelity")
-    def _compare(real: str | None, sim: str | None, metric: str | None) -> Any:
-        return build_fidelity(ctx, real, sim, metric)["body"]
+    def _compare(n: int | None, real: str | None, sim: str | None, metric: str | None,
+                 standardize: list[str] | None) -> Any:
+        pressed = dash_ctx.triggered_id == "fi-compare" and n is not None
+        return build_fidelity(ctx, real, sim, metric, compare=pressed, standardize=bool(standardize))["body"]
 
     @app.callback(
         Output("url", "search", allow_duplicate=True),
