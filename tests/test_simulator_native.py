@@ -304,3 +304,18 @@ def test_serving_past_the_horizon_starts_a_new_segment() -> None:
         if s.name.startswith("workbench_sim_segment")
     )
     assert text == "workbench_sim_segment 1.0\n"
+
+
+def test_consumer_channels_churn_on_reconnect_and_rates_still_add_up() -> None:
+    result = simulate("consumer-crash", days=3, seed=1)
+    acked = next(b for b in result.native_blocks if b.name == "rabbitmq_channel_messages_acked_total")
+    assert acked.labels["queue"] == ["sms", "sms"]  # one channel before the crash, a new one after
+    assert acked.labels["channel"][0] != acked.labels["channel"][1]
+    live = np.isfinite(acked.values)
+    assert not (live[0] & live[1]).any()  # the old series ends before the new one starts
+    # per-series increases (PromQL rate() semantics: a new series has no first increase),
+    # summed over channels, give the canonical acked rate
+    increases = np.where(live[:, 1:] & live[:, :-1], np.diff(acked.values, axis=1), 0.0).sum(axis=0)
+    canon = result.models[1].acked[0, 1:]
+    both = live[:, 1:].any(axis=0) & live[:, :-1].any(axis=0) & (live[:, 1:] == live[:, :-1]).all(axis=0)
+    np.testing.assert_array_equal(increases[both], canon[both])

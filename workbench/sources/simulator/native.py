@@ -422,7 +422,6 @@ def rabbit_native_blocks(model: RabbitModel) -> list[NativeBlock]:
             home[classic],
         )
     pub_ch = [f"<0.{700 + 2 * i}.0>" for i in range(n_q)]
-    con_ch = [f"<0.{701 + 2 * i}.0>" for i in range(n_q)]
     rq(
         "rabbitmq_queue_messages_published_total",
         "counter",
@@ -437,31 +436,49 @@ def rabbit_native_blocks(model: RabbitModel) -> list[NativeBlock]:
         _restarting_cumsum(model.published, q_up),
         home,
     )
-    ch_lab = {"channel": con_ch, **qlab}
-    rq(
-        "rabbitmq_channel_messages_delivered_ack_total",
-        "counter",
-        "Total number of messages delivered to consumers in manual acknowledgement mode",
-        ch_lab,
-        _restarting_cumsum(model.delivered, q_up),
-        home,
-    )
-    rq(
-        "rabbitmq_channel_messages_acked_total",
-        "counter",
-        "Total number of messages acknowledged by consumers",
-        ch_lab,
-        _restarting_cumsum(model.acked, q_up),
-        home,
-    )
-    rq(
-        "rabbitmq_channel_messages_redelivered_total",
-        "counter",
-        "Total number of messages redelivered to consumers",
-        ch_lab,
-        _restarting_cumsum(model.redelivered, q_up),
-        home,
-    )
+    # consumer channels: a reconnect (consumer count change, node restart) opens a channel
+    # with a new pid whose counters start at zero; the old series ends (label churn)
+    reconnect = np.zeros((n_q, T), dtype=bool)
+    reconnect[:, 1:] = (model.consumers[:, 1:] != model.consumers[:, :-1]) | (q_up[:, 1:] & ~q_up[:, :-1])
+    epoch = np.cumsum(reconnect, axis=1)
+    open_channel = q_up & (model.consumers > 0)
+    rows_q: list[int] = []
+    rows_mask: list[NDArray[np.bool_]] = []
+    for q in range(n_q):  # a handful of epochs per queue; each row is vectorised over time
+        for e in np.unique(epoch[q][open_channel[q]]).tolist():
+            rows_q.append(q)
+            rows_mask.append((epoch[q] == e) & open_channel[q])
+    ch_lab = {
+        "channel": [f"<0.{701 + 2 * q + 4096 * k}.0>" for k, q in enumerate(rows_q)],
+        "vhost": [qlab["vhost"][q] for q in rows_q],
+        "queue": [qlab["queue"][q] for q in rows_q],
+    }
+    masks = np.array(rows_mask, dtype=bool).reshape(len(rows_q), T)
+    ch_home = home[np.array(rows_q, dtype=np.int64)] if rows_q else home[:0]
+
+    def per_channel(values: F64) -> F64:
+        if not rows_q:
+            return np.zeros((0, T))
+        return _restarting_cumsum(values[np.array(rows_q)], masks)
+
+    for metric, text, values in (
+        (
+            "rabbitmq_channel_messages_delivered_ack_total",
+            "Total number of messages delivered to consumers in manual acknowledgement mode",
+            model.delivered,
+        ),
+        (
+            "rabbitmq_channel_messages_acked_total",
+            "Total number of messages acknowledged by consumers",
+            model.acked,
+        ),
+        (
+            "rabbitmq_channel_messages_redelivered_total",
+            "Total number of messages redelivered to consumers",
+            model.redelivered,
+        ),
+    ):
+        rq(metric, "counter", text, ch_lab, per_channel(values), ch_home)
 
     node_rows = np.arange(spec.nodes)
     up = model.node_up
