@@ -14,7 +14,8 @@ The same mechanics arrays are written as the series of
   ``rabbitmq_cluster`` on every series: what the cluster-operator's
   ``* on(instance) group_left rabbitmq_identity_info`` join yields, written out because one
   endpoint serves the whole fleet. A restarting node exports nothing and its channel
-  counters restart from zero;
+  counters restart from zero; consumers that reconnect get a channel with a new pid (the
+  old series ends, a new one starts at zero), the label churn real scrapes show;
 - **YACE** for SQS (gauges holding the CloudWatch statistic of the latest period, names and
   statistics as in YACE's ``examples/sqs.yml``; labels ``name`` (ARN),
   ``dimension_QueueName``, ``region``, ``account_id``). A queue that has held no message
