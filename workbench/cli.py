@@ -160,7 +160,10 @@ def discover(
     clusters = found.clusters.drop("pod_names").with_columns(
         pl.col("metrics_ports").cast(pl.List(pl.String)).list.join(",")
     )
-    console.print(frame_table(clusters, title="Queue clusters", max_rows=200))
+    if clusters.height:
+        console.print(frame_table(clusters, title="Queue clusters", max_rows=200))
+    else:
+        console.print("No Kafka or RabbitMQ clusters found.")
     if selectors:
         console.print(
             frame_table(k8s.promql_selectors(found.inventory).drop("matchers"), title="PromQL selectors")
