@@ -53,7 +53,8 @@ def frame_table(frame: pl.DataFrame, title: str | None = None, max_rows: int = 3
     table = Table(title=title, show_lines=False, box=box.SIMPLE_HEAD, pad_edge=False)
     for column in frame.columns:
         table.add_column(column, overflow="fold")
-    for row in frame.head(max_rows).iter_rows():
+    shown = frame.head(max_rows).with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M"))
+    for row in shown.iter_rows():
         table.add_row(*["" if v is None else str(v) for v in row])
     if frame.height > max_rows:
         table.caption = f"{max_rows} of {frame.height} rows shown"
@@ -360,6 +361,8 @@ def health(
         *shown, "level", "entity", pl.col("score").round(1),
         *(pl.col(f"{c}_penalty").round(1).alias(f"-{short[c]}") for c in COMPONENTS), "explanation",
     )
+    if console.width < 140:  # the explanation already lists every non-zero penalty
+        view = view.select(*shown, "level", "entity", "score", "explanation")
     console.print(frame_table(view, title=f"Health of {dataset} (worst first; penalties in points)", max_rows=top))
 
 
