@@ -147,14 +147,17 @@ def discover(
         "max_workers": workers,
     }
     if watch:
-        for event in k8s.watch(kubeconfig, interval=interval, max_polls=polls, **kwargs):
-            console.print(
-                frame_table(
-                    event.changes.with_columns(pl.col("fields").list.join(",")),
-                    title=f"poll {event.poll}: {event.changes.height} changes",
-                    max_rows=100,
+        try:
+            for event in k8s.watch(kubeconfig, interval=interval, max_polls=polls, **kwargs):
+                console.print(
+                    frame_table(
+                        event.changes.with_columns(pl.col("fields").list.join(",")),
+                        title=f"poll {event.poll}: {event.changes.height} changes",
+                        max_rows=100,
+                    )
                 )
-            )
+        except KeyboardInterrupt:
+            console.print("watch stopped")
         return
     found = k8s.discover(kubeconfig, **kwargs)
     console.print(frame_table(found.contexts.with_columns(pl.col("seconds").round(2)), title="Contexts"))
