@@ -120,7 +120,7 @@ def create_app(
         suppress_callback_exceptions=True,
         serve_locally=True,
         title="Queue Workbench",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None turns the title update off
     )
     app.layout = html.Div([
         dcc.Location(id="url", refresh="callback-nav"),
@@ -158,7 +158,7 @@ def render_page(ctx: AppContext, pages: dict[str, Any], pathname: str | None, se
 
 
 def _register_reports_route(server: Any, ctx: AppContext) -> None:
-    @server.route("/reports/<path:relpath>")
+    @server.route("/reports/<path:relpath>")  # type: ignore[untyped-decorator]
     def _report(relpath: str) -> Any:
         if not relpath.endswith(_REPORT_SUFFIXES):
             abort(404)

@@ -120,10 +120,10 @@ class SimulatorLiveRun:
         ts_ms = self.fleet.result.calendar.ts_ms
         offset = (int(ts_ms[min(self.index, len(ts_ms) - 1)]) - int(ts_ms[0])) / 1000 + self.tick_seconds
         try:
-            incident = IncidentSpec(kind=kind, cluster=cluster, target=target,
-                                    start=dt.timedelta(seconds=offset),
-                                    duration=dt.timedelta(seconds=float(duration_s)), severity=severity,
-                                    description=f"injected from the scenario lab: {kind} on {target}")
+            incident = IncidentSpec.model_validate({
+                "kind": kind, "cluster": cluster, "target": target, "start": dt.timedelta(seconds=offset),
+                "duration": dt.timedelta(seconds=float(duration_s)), "severity": severity,
+                "description": f"injected from the scenario lab: {kind} on {target}"})
         except ValidationError as err:
             raise ParameterError("incident", allowed="a valid kind, duration and severity",
                                  received=f"{kind}/{duration_s}/{severity}: {err.errors()[0]['msg']}") from err

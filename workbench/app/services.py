@@ -261,11 +261,12 @@ class Services:
         if mine.is_empty():
             raise Unavailable(f"no consumer offsets involve {me!r}")
         names = {int(v): k for k, v in dict(codes).items()}  # type: ignore[call-overload]
-        return mine.select(
+        out: pl.DataFrame = mine.select(
             "ts", entity.alias("entity"),
             pl.col("value").cast(pl.Int64).replace_strict(names, default="NOTFOUND", return_dtype=pl.String)
             .alias("status"),
         ).sort("entity", "ts")
+        return out
 
     def decomposition(self, dataset: str, key: EntityKey, metric: str,
                       start: dt.datetime | None, end: dt.datetime | None) -> tuple[pl.Series, dict[str, np.ndarray]]:

@@ -95,9 +95,13 @@ def downsample_indices(ts: pl.Series, values: pl.Series, max_points: int) -> np.
         keep = np.flatnonzero(finite)
         if len(keep) <= max_points:
             return keep
-        sub = MinMaxLTTBDownsampler().downsample(x[keep], y[keep], n_out=max_points)
-        return keep[sub.astype(np.int64)]
-    return MinMaxLTTBDownsampler().downsample(x, y, n_out=max_points).astype(np.int64)
+        sub = np.asarray(_minmax_lttb(x[keep], y[keep], max_points), dtype=np.int64)
+        return np.asarray(keep[sub], dtype=np.int64)
+    return np.asarray(_minmax_lttb(x, y, max_points), dtype=np.int64)
+
+
+def _minmax_lttb(x: np.ndarray, y: np.ndarray, n_out: int) -> Any:
+    return MinMaxLTTBDownsampler().downsample(x, y, n_out=n_out)  # type: ignore[no-untyped-call]
 
 
 def _spans(frame: pl.DataFrame | None, metric: str | None) -> pl.DataFrame:

@@ -24,7 +24,7 @@ def not_available(what: str, reason: str) -> dbc.Alert:
 def graph(component_id: str | dict[str, str], figure: go.Figure, **kwargs: Any) -> dcc.Graph:
     """A Graph with the app's config and a fixed height (avoids a second redraw on load)."""
     height = figure.layout.height or 400
-    return dcc.Graph(id=component_id, figure=figure, config=GRAPH_CONFIG,
+    return dcc.Graph(id=component_id, figure=figure, config=GRAPH_CONFIG,  # type: ignore[arg-type]
                      style={"height": f"{height}px"}, **kwargs)
 
 

@@ -69,7 +69,7 @@ def layout(ctx: AppContext, query: dict[str, str]) -> Any:
         dbc.Row([dbc.Col([dbc.Label("Live metric"), dcc.Dropdown(
             id="lab-metric", options=[], value=None, placeholder="first metric of the run")], md=4)]),
         html.P("No live data yet: start a scenario.", id="lab-empty", className="text-muted small"),
-        dcc.Graph(id="lab-live-graph", figure=go.Figure(), config=GRAPH_CONFIG,
+        dcc.Graph(id="lab-live-graph", figure=go.Figure(), config=GRAPH_CONFIG,  # type: ignore[arg-type]
                   style={"height": "360px", "display": "none"}),
         dcc.Interval(id="lab-tick", interval=1000, n_intervals=0),
         dcc.Download(id="lab-download"),

@@ -41,7 +41,7 @@ def layout(ctx: AppContext, query: dict[str, str]) -> Any:
             "Fleet overview", f"the store at {ctx.store.root} holds no datasets yet; run "
             "`workbench simulate SCENARIO` or `workbench demo` first")], fluid=True)
     names = datasets.get_column("dataset").to_list()
-    dataset = query.get("dataset") if query.get("dataset") in names else names[0]
+    dataset = str(query["dataset"]) if query.get("dataset") in names else str(names[0])
     levels = [lv for lv in split_list(query.get("levels")) if lv in LEVEL_CHOICES]
     # The content is built here, in the routing callback, so a page costs one round trip.
     view = build_overview(ctx, dataset, levels)
