@@ -49,7 +49,7 @@ def test_credentials_and_bind_rules() -> None:
     with pytest.raises(ConfigError, match="WORKBENCH_APP_PASSWORD"):
         credentials_from_env({"WORKBENCH_APP_USER": "ops"})
     check_bind("127.0.0.1", None)
-    with pytest.raises(ConfigError, match="0.0.0.0"):
+    with pytest.raises(ConfigError, match=r"0\.0\.0\.0"):
         check_bind("0.0.0.0", None)
     check_bind("0.0.0.0", ("ops", "pw"))
 
@@ -59,12 +59,16 @@ def test_security_headers_and_local_assets(store: Store, tmp_path: Path) -> None
     response = client.get("/")
     assert response.status_code == 200
     csp = response.headers["Content-Security-Policy"]
-    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "'sha256-" in csp
+    assert "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "'sha256-" in csp
     assert "''" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
     html = response.get_data(as_text=True)
-    assert "/assets/bootstrap.min.css" in html and "cdn" not in html.lower() and "https://" not in html
+    assert "/assets/bootstrap.min.css" in html
+    assert "cdn" not in html.lower()
+    assert "https://" not in html
     with client.get("/assets/bootstrap.min.css") as css:
         assert css.status_code == 200
 
@@ -96,13 +100,15 @@ def test_control_api_drives_the_lab(store: Store, tmp_path: Path) -> None:
     client = _client(store, tmp_path, credentials=None, live_factory=TickRun)
     assert client.post("/api/lab/start", json={"scenario": "steady", "speed": 0}).status_code == 400
     started = client.post("/api/lab/start", json={"scenario": "steady", "seed": 2, "speed": 100000})
-    assert started.status_code == 200 and started.get_json()["state"] == "running"
+    assert started.status_code == 200
+    assert started.get_json()["state"] == "running"
     assert client.post("/api/lab/start", json={"scenario": "steady"}).status_code == 409
     assert client.post("/api/lab/inject", json={"kind": "slow_consumer", "target": "jobs"}).status_code == 200
     assert client.post("/api/lab/pause").get_json()["state"] == "paused"
     assert client.post("/api/lab/resume").get_json()["state"] == "running"
     stopped = client.post("/api/lab/stop", json={"record": False}).get_json()
-    assert stopped["state"] == "stopped" and stopped["recorded_dataset"] is None
+    assert stopped["state"] == "stopped"
+    assert stopped["recorded_dataset"] is None
     assert len(stopped["injected"]) == 1
     assert client.post("/api/lab/inject", data="[1]", content_type="application/json").status_code in (400, 409)
 
@@ -115,7 +121,8 @@ def test_control_api_without_a_live_simulator_is_503(store: Store, tmp_path: Pat
 
     client = _client(store, tmp_path, credentials=None, live_factory=no_live)
     response = client.post("/api/lab/start", json={"scenario": "x"})
-    assert response.status_code == 503 and "live mode" in response.get_json()["error"]
+    assert response.status_code == 503
+    assert "live mode" in response.get_json()["error"]
 
 
 def test_reports_route_serves_only_report_files_inside_the_folder(store: Store, tmp_path: Path) -> None:
@@ -124,6 +131,7 @@ def test_reports_route_serves_only_report_files_inside_the_folder(store: Store, 
     (tmp_path / "secret.txt").write_text("no")
     client = _client(store, tmp_path, credentials=None)
     with client.get("/reports/daily/report.html") as report:
-        assert report.status_code == 200 and report.get_data(as_text=True) == "<h1>ok</h1>"
+        assert report.status_code == 200
+        assert report.get_data(as_text=True) == "<h1>ok</h1>"
     assert client.get("/reports/secret.txt").status_code == 404
     assert client.get("/reports/../../etc/passwd.html").status_code == 404

@@ -163,7 +163,12 @@ def _register_reports_route(server: Any, ctx: AppContext) -> None:
         if not relpath.endswith(_REPORT_SUFFIXES):
             abort(404)
         # send_from_directory joins safely: no path can escape reports_dir.
-        return send_from_directory(ctx.reports_dir, relpath)
+        response = send_from_directory(ctx.reports_dir, relpath)
+        # Reports (nbconvert, fidelity) carry inline plotly scripts: let them run, but in a
+        # sandbox with an opaque origin, so a report can never act as the app.
+        response.headers["Content-Security-Policy"] = (
+            "sandbox allow-scripts allow-popups; default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:")
+        return response
 
 
 def serve(
