@@ -75,6 +75,8 @@ def format_count(value: float | None, unit: str = "") -> str:
         text = f"{value:.2f}"
     if unit in ("s", "seconds"):
         return format_duration_s(value)
+    if unit == "ms" and size >= 1000:
+        return format_duration_s(value / 1000.0)
     return f"{text} {unit}".strip()
 
 
@@ -237,15 +239,20 @@ def narrate_episode(causes: pl.DataFrame) -> str:
     order = {m: i for i, m in enumerate(_SYMPTOM_ORDER)}
     level_order = {"consumer_group": 0, "queue": 0, "topic": 1, "partition": 2}
     # The headline symptom: a growing backlog, at the level operators watch, the largest first.
+    related = {f"{top['level']}:{top['entity']}", *(top.get("explains") or [])}
+    entity_key = pl.concat_str(pl.col("level"), pl.lit(":"), pl.col("entity"))
+    owner = pl.col("entity").str.split("/").list.slice(0, 2).list.join("/")
     symptoms = (
         ordered.filter(pl.col("metric").is_in(list(_SYMPTOM_ORDER)))
         .with_columns(
+            # a symptom the top cause accounts for reads better than an unrelated one
+            _r=(~(entity_key.is_in(list(related)) | (owner == top["entity"]))).cast(pl.Int64),
             _o=pl.col("metric").replace_strict(order, return_dtype=pl.Int64),
             _l=pl.col("level").replace_strict(level_order, default=3, return_dtype=pl.Int64),
             _d=(pl.col("direction") != "up").cast(pl.Int64) if "direction" in ordered.columns else pl.lit(0),
             _v=pl.col("during").fill_null(0.0) if "during" in ordered.columns else pl.lit(0.0),
         )
-        .sort(["_d", "_o", "_l", "_v", "start"], descending=[False, False, False, True, False])
+        .sort(["_d", "_r", "_o", "_l", "_v", "start"], descending=[False, False, False, False, True, False])
     )
     if symptoms.height == 0:
         return describe_symptom(top) + "."
