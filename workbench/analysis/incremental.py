@@ -364,27 +364,37 @@ def _rates_packed(
     """
     offsets = [m for m, (_, k) in counters.items() if k == "offset"]
     is_offset = pl.col("metric").is_in(offsets)
-    usable = frame.filter(~(is_offset & (pl.col("value") < 0)))
-    spec = series_key_spec(usable, keys) if keys and not usable.is_empty() else None
+    spec = series_key_spec(frame, keys) if keys and not frame.is_empty() else None
     if spec is None:
         return None
-    work = usable.with_columns(pack_key_expr(spec).alias("_k")).sort("_k", "ts")
+    # One lazy plan, collected once for both outputs (the sorted base is shared).
+    work = (
+        frame.lazy()
+        .filter(~(is_offset & (pl.col("value") < 0)))
+        .with_columns(pack_key_expr(spec).alias("_k"))
+        .sort("_k", "ts")
+    )
     k, v, t = pl.col("_k"), pl.col("value"), pl.col("ts")
     delta = v - v.shift(1)
     increase = pl.when(delta >= 0).then(delta).when(is_offset).then(None).otherwise(v)
     seconds = (t - t.shift(1)).dt.total_microseconds().cast(pl.Float64) / 1e6
     rate = pl.when((k != k.shift(1)).fill_null(True) | (seconds <= 0)).then(None).otherwise(increase / seconds)
-    rename = pl.col("metric")
-    for raw_name, (rate_name, _) in counters.items():
-        rename = pl.when(pl.col("metric") == raw_name).then(pl.lit(rate_name)).otherwise(rename.cast(pl.String))
+    dtype = frame.schema["metric"]
+    # Rename raw counter -> rate metric through a tiny table (no per-row string work).
+    names = pl.DataFrame(
+        {"metric": list(counters), "_rate_metric": [r for r, _ in counters.values()]},
+        schema={"metric": pl.String, "_rate_metric": pl.String},
+    ).with_columns(pl.col("metric").cast(dtype), pl.col("_rate_metric").cast(dtype))
     rated = (
         work.with_columns(rate.alias("value"))
         .filter(pl.col("value").is_not_null())
-        .with_columns(rename.cast(frame.schema["metric"]).alias("metric"))
-        .drop("_k")
+        .join(names.lazy(), on="metric", how="left", maintain_order="left")
+        .with_columns(pl.col("_rate_metric").alias("metric"))
+        .drop("_k", "_rate_metric")
     )
     carry = work.filter((k != k.shift(-1)).fill_null(True)).drop("_k")
-    return rated, carry
+    rated_df, carry_df = pl.collect_all([rated, carry])
+    return rated_df, carry_df
 
 
 def _last_per_series(frame: pl.DataFrame, keys: Sequence[str], counters: Mapping[str, tuple[str, str]]) -> pl.DataFrame:
