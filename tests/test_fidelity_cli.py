@@ -70,3 +70,14 @@ def test_main_arrival_series_picks_the_busiest_topic() -> None:
     assert main.select("cluster", "entity").unique().height == 1
     assert main["metric"].unique().to_list()[0] in ("messages_in_per_s", "published_per_s")
     assert np.isfinite(main["value"].to_numpy()).all()
+
+
+def test_scenario_fidelity_scores_a_builtin_scenario_against_real_data() -> None:
+    from workbench.fidelity import scenario_fidelity
+
+    result = scenario_fidelity(["steady-week"], days=3, references=REAL_REFERENCES[:1])
+    assert result.statistics["pair"].to_list() == [
+        "steady-week/realAWSCloudwatch/elb_request_count_8c0756/external_value"
+    ]
+    verdicts = result.verdicts()
+    assert verdicts.height == 9 and set(verdicts["verdict"]) <= {"pass", "fail", "n/a"}

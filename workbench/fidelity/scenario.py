@@ -222,7 +222,7 @@ def scenario_fidelity(
     Parameters
     ----------
     names : sequence of str, optional
-        Scenarios (default: every scenario in the library).
+        Scenarios (default: every built-in scenario).
     days : float
         Simulated length.
     seed : int
@@ -240,11 +240,15 @@ def scenario_fidelity(
     """
     from workbench.config import settings
     from workbench.sources.files import read_nab_csv
-    from workbench.sources.simulator import scenario_names, simulate
+    from workbench.sources.simulator import list_scenarios, simulate
 
     root = (real_dir or settings().real_data_dir) / "nab" / "data"
     reals = [read_nab_csv(root / ref).frame for ref in references]
-    chosen = list(names) if names is not None else scenario_names()
+    if names is None:
+        listing = list_scenarios()
+        chosen = listing.filter(pl.col("origin") == "builtin")["name"].to_list()
+    else:
+        chosen = list(names)
     real_parts, sim_parts = [], []
     for scenario in chosen:
         for ref in reals:
