@@ -18,6 +18,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from workbench.config import settings
 from workbench.errors import WorkbenchError
 
 app = typer.Typer(
@@ -342,6 +343,10 @@ def reports(
         console.print("No report runs yet (try: workbench report fleet_exploration)")
         return
     shown = index.select("name", "run_id", "status", pl.col("seconds").round(1), "findings", "error", "html")
+    if console.width < 120 and shown["error"].null_count() == shown.height:
+        # The HTML sits at reports/<name>/<run_id>/report.html; a narrow terminal names the folder.
+        shown = shown.drop("error", "html")
+        console.print(f"HTML: {settings().reports_dir}/<name>/<run_id>/report.html")
     console.print(frame_table(shown, title="Report runs", max_rows=50))
 
 
