@@ -286,15 +286,16 @@ def ingest_file_command(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to bind; anything but 127.0.0.1 requires WORKBENCH_APP_USER/PASSWORD.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8050,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: WORKBENCH_APP_HOST or 127.0.0.1); anything but loopback requires WORKBENCH_APP_USER/PASSWORD.")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="TCP port (default: WORKBENCH_APP_PORT or 8050).")] = None,
     store_dir: Annotated[Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")] = None,
 ) -> None:
     """Serve the Dash analytics app (waitress) until interrupted."""
     from workbench.app import serve as serve_app
     from workbench.store import Store
 
-    serve_app(host, port, store=Store(store_dir), announce=console.print)
+    config = settings()
+    serve_app(host or config.app_host, port or config.app_port, store=Store(store_dir), announce=console.print)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
