@@ -104,7 +104,8 @@ def build_overview(ctx: AppContext, dataset: str, levels: list[str] | None) -> d
         frame = health
         labels, times, matrix, keys = ctx.services.cached(
             "overview_heatmap", dataset, tuple(levels), lambda: heatmap_matrix(frame, max_columns=HEATMAP_COLUMNS))
-        fig = heatmap_figure(labels, times, matrix)
+        fig = ctx.services.cached("overview_heatmap_figure", dataset, tuple(levels),
+                                  lambda: heatmap_figure(labels, times, matrix))
         provider_of = dict(zip(
             index.select(pl.concat_str(["cluster", "level", "entity"], separator="\x1f")).to_series().to_list(),
             index.get_column("provider").to_list(), strict=True))
@@ -117,15 +118,21 @@ def build_overview(ctx: AppContext, dataset: str, levels: list[str] | None) -> d
         out["heatmap"] = not_available("Health heatmap", err.reason)
     try:
         edges = ctx.services.topology_edges(dataset)
-        nodes = index.select("provider", "cluster", "level", "entity")
-        if health is not None:
-            latest = (health.sort("ts").group_by("cluster", "level", "entity").last()
-                      .select(*(pl.col(c).cast(pl.String) for c in ("cluster", "level", "entity")),
-                              "score"))
-            nodes = nodes.join(latest, on=["cluster", "level", "entity"], how="left")
-        else:
-            nodes = nodes.with_columns(pl.lit(None, pl.Float64).alias("score"))
-        out["topology"] = graph("ov-topology", topology_graph(nodes, edges))
+        scored = health
+
+        def topology_nodes() -> pl.DataFrame:
+            nodes = index.select("provider", "cluster", "level", "entity")
+            if scored is None:
+                return nodes.with_columns(pl.lit(None, pl.Float64).alias("score"))
+            # the latest window's score of each entity (a selection, not a statistic)
+            latest = (scored.group_by("cluster", "level", "entity")
+                      .agg(pl.col("score").sort_by("ts").last())
+                      .select(*(pl.col(c).cast(pl.String) for c in ("cluster", "level", "entity")), "score"))
+            return nodes.join(latest, on=["cluster", "level", "entity"], how="left")
+
+        topology = ctx.services.cached("overview_topology", dataset, tuple(levels),
+                                       lambda: topology_graph(topology_nodes(), edges))
+        out["topology"] = graph("ov-topology", topology)
     except Unavailable as err:
         out["topology"] = not_available("Topology graph", err.reason)
     out["findings"] = findings_table(ctx, dataset, findings, index)
