@@ -231,9 +231,13 @@ class IncrementalAggregator:
         text = [k for k in self._keys or [] if tick.schema[k] == pl.String]
         if text:
             tick = tick.with_columns(pl.col(text).cast(pl.Categorical))
-        hi = cast(datetime, tick.get_column("ts").max())
-        first_window = tick.select(self._window_of(pl.col("ts")).min()).item()
-        single = first_window == tick.select(self._window_of(pl.col("ts")).max()).item()
+        first_window, last_window, hi = tick.select(
+            self._window_of(pl.col("ts")).min().alias("a"),
+            self._window_of(pl.col("ts")).max().alias("b"),
+            pl.col("ts").max().alias("c"),
+        ).row(0)
+        hi = cast(datetime, hi)
+        single = first_window == last_window
         if single:
             parts = {first_window: tick}
         else:
@@ -293,10 +297,10 @@ class IncrementalAggregator:
     def _close(self, window: datetime, frames: list[pl.DataFrame]) -> None:
         keys = self._keys or []
         rows = pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
-        is_counter = pl.col("metric").is_in(list(self.counters))
-        gauges = rows.filter(is_counter.not_()) if self.counters else rows
+        is_counter = rows.select(pl.col("metric").is_in(list(self.counters))).to_series() if self.counters else None
+        gauges = rows.filter(~is_counter) if is_counter is not None else rows
         parts = [gauges]
-        if self.counters:
+        if is_counter is not None:
             raw = rows.filter(is_counter)
             if not raw.is_empty():
                 raw = raw.select(gauges.columns)
