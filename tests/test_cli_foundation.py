@@ -75,3 +75,12 @@ def test_errors_are_one_line_and_non_zero(kind, tmp_path):
     assert "Traceback" not in result.stderr
     assert len([line for line in result.stderr.strip().splitlines() if line]) <= 2
     assert ("file not found" if kind == "missing file" else "column 'provider'") in result.stderr
+
+
+def test_learn_rejects_an_unknown_backend_and_a_stray_scheduler():
+    bad = run_cli("learn", "any", "--backend", "bogus")
+    assert bad.returncode == 1
+    assert "parameter 'backend'" in bad.stderr
+    stray = run_cli("learn", "any", "--scheduler", "tcp://127.0.0.1:8786")
+    assert stray.returncode == 1
+    assert "parameter 'scheduler'" in stray.stderr

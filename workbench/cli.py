@@ -428,17 +428,32 @@ def learn_command(
     end: Annotated[str | None, typer.Option(help="Until this time (ISO 8601 with zone).")] = None,
     jobs: Annotated[int, typer.Option(help="Parallel workers (-1 = all cores).")] = -1,
     backend: Annotated[str | None, typer.Option(help="joblib backend: loky (default), threading or dask.")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="With --backend dask: scheduler address, e.g. tcp://host:8786 (default: DASK_SCHEDULER_ADDRESS, else a local Dask cluster).")] = None,
     top: Annotated[int, typer.Option(help="How many findings to print.")] = 10,
     store_dir: Annotated[Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")] = None,
 ) -> None:
     """Learn what is normal for every entity; store and print anomalies, forecasts and root causes."""
+    from contextlib import ExitStack
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from workbench.analysis.learn import learn_dataset, top_findings
+    from workbench.errors import ParameterError
     from workbench.store import Store
 
+    if backend not in (None, "loky", "threading", "dask"):
+        raise ParameterError("backend", allowed="loky, threading or dask", received=backend)
+    if scheduler is not None and backend != "dask":
+        raise ParameterError("scheduler", allowed="only with --backend dask", received=scheduler)
     columns = (TextColumn("learning"), BarColumn(), MofNCompleteColumn(), TextColumn("entities"), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
+    with ExitStack() as stack, Progress(*columns, console=err_console, transient=True) as bar:
+        if backend == "dask":  # joblib's dask backend needs a live Client in this process
+            from distributed import Client
+
+            if not _state["debug"] and logging.getLogger().level > logging.INFO:
+                logging.getLogger("distributed").setLevel(logging.WARNING)  # dask logs its start-up at INFO
+            client = stack.enter_context(Client(scheduler) if scheduler else Client())
+            console.print(f"Dask scheduler {client.scheduler.address} (dashboard {client.dashboard_link})")
         task = bar.add_task("learn", total=None)
         findings = learn_dataset(
             dataset, store=Store(store_dir), cluster=cluster, start=start, end=end, n_jobs=jobs, backend=backend,
