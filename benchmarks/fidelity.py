@@ -46,7 +46,14 @@ from workbench.sources.files import read_nab_csv  # noqa: E402
 NAB = ROOT / "data" / "real" / "nab" / "data"
 QUICK = ["realKnownCause/nyc_taxi.csv", "realAWSCloudwatch/elb_request_count_8c0756.csv"]
 TRAIN_FRACTION = 0.7
-STATS = ("discriminative_auc", "ks_complement", "acf_distance", "seasonal_correlation", "spectral_distance", "tstr_ratio")
+STATS = (
+    "discriminative_auc",
+    "ks_complement",
+    "acf_distance",
+    "seasonal_correlation",
+    "spectral_distance",
+    "tstr_ratio",
+)
 
 
 def _series(path: str) -> tuple[np.ndarray, np.ndarray, float]:
@@ -79,10 +86,17 @@ def run_one(path: str, seed: int) -> dict[str, Any]:
     gaussian = np.random.default_rng(seed + 1).normal(train_v.mean(), train_v.std(), test_t.size)
     default = _default_scenario(test_t[0], test_t.size, step, seed)
     default = (default - default.mean()) / (default.std() or 1.0) * train_v.std() + train_v.mean()
-    out: dict[str, Any] = {"series": path, "n_train": int(cut), "n_test": int(test_t.size), "step_s": step,
-                           "profile": model.profile_kind, "transform": model.transform,
-                           "ar_order": len(model.ar_coefs), "bursts_per_day": model.bursts_per_day,
-                           "incidents_per_day": model.incidents_per_day}
+    out: dict[str, Any] = {
+        "series": path,
+        "n_train": int(cut),
+        "n_test": int(test_t.size),
+        "step_s": step,
+        "profile": model.profile_kind,
+        "transform": model.transform,
+        "ar_order": len(model.ar_coefs),
+        "bursts_per_day": model.bursts_per_day,
+        "incidents_per_day": model.incidents_per_day,
+    }
     for label, synthetic in (("learned", learned), ("gaussian", gaussian), ("default", default)):
         stats, _ = compare_series(test_t, test_v, test_t, synthetic, step_s=step, random_state=seed)
         out.update({f"{label}_{k}": float(stats[k]) for k in STATS})
@@ -96,8 +110,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args(argv)
-    paths = QUICK if args.quick else ["realKnownCause/nyc_taxi.csv"] + sorted(
-        f"realAWSCloudwatch/{p.name}" for p in (NAB / "realAWSCloudwatch").glob("*.csv")
+    paths = (
+        QUICK
+        if args.quick
+        else [
+            "realKnownCause/nyc_taxi.csv",
+            *sorted(f"realAWSCloudwatch/{p.name}" for p in (NAB / "realAWSCloudwatch").glob("*.csv")),
+        ]
     )
     started = time.perf_counter()
     rows = Parallel(n_jobs=args.jobs)(delayed(run_one)(p, args.seed) for p in paths)
@@ -132,18 +151,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         figures["aws_ks_complement"] = mean("learned_ks_complement", aws)
         figures["aws_acf_distance"] = mean("learned_acf_distance", aws)
         figures["aws_series_auc_le_0_60"] = float((aws["learned_discriminative_auc"] <= 0.60).sum())
-    figures["target_auc_met"] = float(figures["discriminative_auc"] <= 0.60 and figures["baseline_gaussian_auc"] >= 0.90)
+    figures["target_auc_met"] = float(
+        figures["discriminative_auc"] <= 0.60 and figures["baseline_gaussian_auc"] >= 0.90
+    )
     figures["target_ks_complement_met"] = float(figures["ks_complement"] >= 0.90)
-    figures["target_acf_met"] = float(figures["acf_distance"] <= 0.5 * figures["baseline_gaussian_acf_distance"])
+    figures["target_acf_met"] = float(
+        figures["acf_distance"] <= 0.5 * figures["baseline_gaussian_acf_distance"]
+    )
     figures["seconds"] = time.perf_counter() - started
 
     pl.Config.set_tbl_rows(50)
     pl.Config.set_tbl_width_chars(200)
     shown = table.select(
         pl.col("series").str.split("/").list.last().str.slice(0, 34),
-        *(pl.col(f"{who}_{stat}").round(3).alias(f"{who[:3]}_{stat.split('_')[0][:4]}")
-          for stat in ("discriminative_auc", "ks_complement", "acf_distance")
-          for who in ("learned", "gaussian", "default")),
+        *(
+            pl.col(f"{who}_{stat}").round(3).alias(f"{who[:3]}_{stat.split('_')[0][:4]}")
+            for stat in ("discriminative_auc", "ks_complement", "acf_distance")
+            for who in ("learned", "gaussian", "default")
+        ),
     )
     print(shown)
     print("\nfigure".ljust(34), "value")

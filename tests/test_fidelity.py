@@ -39,7 +39,9 @@ def _seasonal_ar(n: int, seed: int, level: float = 100.0) -> tuple[np.ndarray, n
     return t, level + 30 * np.sin(2 * np.pi * t / 86400) + noise
 
 
-def _frame(entities: dict[str, tuple[np.ndarray, np.ndarray]], metric: str = "messages_in_per_s") -> pl.DataFrame:
+def _frame(
+    entities: dict[str, tuple[np.ndarray, np.ndarray]], metric: str = "messages_in_per_s"
+) -> pl.DataFrame:
     parts = [
         pl.DataFrame(
             {
@@ -64,10 +66,12 @@ def _frame(entities: dict[str, tuple[np.ndarray, np.ndarray]], metric: str = "me
 def test_series_model_recovers_profile_and_autocorrelation() -> None:
     t, x = _seasonal_ar(6 * 144, seed=0)
     model = fit_series_model(t, x, ar_max_lag=6)
-    assert model.profile_kind == "daily" and len(model.profile) == 24
+    assert model.profile_kind == "daily"
+    assert len(model.profile) == 24
     assert model.transform == "identity"
     # the learned profile follows the sine (peak near hour 6 UTC, trough near 18)
-    assert int(np.argmax(model.profile)) in (5, 6, 7) and int(np.argmin(model.profile)) in (17, 18, 19)
+    assert int(np.argmax(model.profile)) in (5, 6, 7)
+    assert int(np.argmin(model.profile)) in (17, 18, 19)
     sim = generate_series(model, t, np.random.default_rng(1))
     assert sim.shape == x.shape
     assert abs(sim.mean() - x.mean()) < 3.0
@@ -90,9 +94,11 @@ def test_quantised_nonnegative_series_stays_on_its_values() -> None:
     t = T0.timestamp() + 300.0 * np.arange(2000)
     x = np.round(rng.gamma(1.0, 2.0, t.size)) * 0.5  # counts on a 0.5 lattice, many zeros
     model = fit_series_model(t, x, ar_max_lag=4)
-    assert model.transform == "log1p" and model.support
+    assert model.transform == "log1p"
+    assert model.support
     sim = generate_series(model, t, np.random.default_rng(4))
-    assert sim.min() >= 0 and set(np.unique(sim)) <= set(np.unique(x))
+    assert sim.min() >= 0
+    assert set(np.unique(sim)) <= set(np.unique(x))
 
 
 def test_bursts_are_learned_as_rates_and_templates() -> None:
@@ -121,7 +127,7 @@ def test_series_model_rejects_bad_input() -> None:
 
 
 def test_regular_grid_averages_duplicates_and_fills_gaps() -> None:
-    grid, values, step = regular_grid(np.array([0.0, 60, 60, 240]), np.array([1.0, 2, 4, 5]))
+    _grid, values, step = regular_grid(np.array([0.0, 60, 60, 240]), np.array([1.0, 2, 4, 5]))
     assert step == 60.0
     assert values.tolist() == pytest.approx([1.0, 3.0, 11 / 3, 13 / 3, 5.0])
 
@@ -141,7 +147,8 @@ def test_learner_fits_each_series_and_samples_a_canonical_frame() -> None:
     first = sim.filter(pl.col("entity") == "orders")["ts"].min()
     assert first == real["ts"].max() + dt.timedelta(seconds=STEP)
     means = sim.group_by("entity").agg(pl.col("value").mean()).sort("entity")["value"].to_list()
-    assert means[0] == pytest.approx(60.0, abs=8) and means[1] == pytest.approx(100.0, abs=10)
+    assert means[0] == pytest.approx(60.0, abs=8)
+    assert means[1] == pytest.approx(100.0, abs=10)
 
 
 def test_learner_errors_name_the_problem() -> None:
@@ -167,7 +174,8 @@ def test_statistics_separate_good_from_bad_synthetic_data() -> None:
     assert discriminative_auc(t, real, t, same, window=12) < 0.7
     assert discriminative_auc(t, real, t, gauss, window=12) > 0.9
     corr, applies = seasonal_profile_correlation(t, real, t, same)
-    assert applies and corr > 0.95
+    assert applies
+    assert corr > 0.95
     _, applies_noise = seasonal_profile_correlation(t, gauss, t, gauss)
     assert not applies_noise  # no daily profile in white noise: the correlation does not apply
     assert tstr_ratio(t, real, t, same, STEP)["tstr_ratio"] < 1.3
@@ -175,20 +183,23 @@ def test_statistics_separate_good_from_bad_synthetic_data() -> None:
 
 
 def test_distribution_tests_thin_autocorrelated_series() -> None:
-    t, real = _seasonal_ar(8 * 144, seed=20)
+    _t, real = _seasonal_ar(8 * 144, seed=20)
     _, same = _seasonal_ar(8 * 144, seed=21)
     out = distribution_tests(real, same)
     assert out["thinning"] > 1  # decorrelation lag of a strongly autocorrelated series
-    assert 0.0 <= out["ks_pvalue"] <= 1.0 and 0.001 <= out["ad_pvalue"] <= 0.25
+    assert 0.0 <= out["ks_pvalue"] <= 1.0
+    assert 0.001 <= out["ad_pvalue"] <= 0.25
     shifted = distribution_tests(real, same + 3 * real.std())
-    assert shifted["ks_pvalue"] < 1e-3 and shifted["wasserstein_normalized"] > 2
+    assert shifted["ks_pvalue"] < 1e-3
+    assert shifted["wasserstein_normalized"] > 2
 
 
 def test_compare_series_returns_figure_arrays() -> None:
     t, real = _seasonal_ar(4 * 144, seed=30)
     stats, details = compare_series(t, real, t, real[::-1].copy(), step_s=STEP)
     assert {"ks_complement", "acf_distance", "discriminative_auc", "tstr_ratio", "ad_pvalue"} <= set(stats)
-    assert len(details.real_acf) == 145 and len(details.real_profile) == 24
+    assert len(details.real_acf) == 145
+    assert len(details.real_profile) == 24
     assert len(details.bin_edges) == len(details.real_density) + 1
     figs = report_figures(details, title="x")
     assert [len(f.data) for f in figs] == [2, 2, 2, 2]
@@ -210,16 +221,20 @@ def test_learned_simulation_passes_where_gaussian_fails(tmp_path: Path) -> None:
     good, bad = compare_frames(test, sim), compare_frames(test, gauss)
     g = {r["statistic"]: r for r in good.verdicts().iter_rows(named=True)}
     b = {r["statistic"]: r for r in bad.verdicts().iter_rows(named=True)}
-    assert g["acf_distance"]["verdict"] == "pass" and b["acf_distance"]["verdict"] == "fail"
+    assert g["acf_distance"]["verdict"] == "pass"
+    assert b["acf_distance"]["verdict"] == "fail"
     assert g["discriminative_auc"]["value"] < b["discriminative_auc"]["value"]
     assert b["seasonal_correlation"]["verdict"] == "fail"
     stats = good.statistics.row(0, named=True)
     assert stats["ks_pvalue_adjusted"] >= stats["ks_pvalue"]  # Holm never lowers a p-value
     folder = write_report(good, tmp_path / "rep", title="t")
     payload = json.loads((folder / "report.json").read_text())
-    assert payload["correction"] == "holm" and payload["thresholds"]["discriminative_auc"]["value"] == 0.6
+    assert payload["correction"] == "holm"
+    assert payload["thresholds"]["discriminative_auc"]["value"] == 0.6
     html = (folder / "report.html").read_text()
-    assert "QQ plot" in html and "autocorrelation" in html and "plotly" in html.lower()
+    assert "QQ plot" in html
+    assert "autocorrelation" in html
+    assert "plotly" in html.lower()
 
 
 def test_compare_frames_pairs_by_normalised_entity_and_rejects_unmatched() -> None:
@@ -245,7 +260,9 @@ def test_learned_scenario_runs_in_the_simulator(tmp_path: Path) -> None:
     spec = learned_scenario(learner, name="learned-test")
     again = scenario_from_yaml(scenario_to_yaml(spec))  # the file round-trips
     load = again.kafka[0].topics[0].load
-    assert load.learned_series is not None and load.profile is not None and len(load.profile) == 24
+    assert load.learned_series is not None
+    assert load.profile is not None
+    assert len(load.profile) == 24
     run = simulate(again, days=2, seed=3)
     topic = run.frame.filter(pl.col("metric") == "messages_in_per_s", pl.col("level") == "topic")
     assert topic["entity"].unique().to_list() == ["orders"]

@@ -19,7 +19,9 @@ runner = CliRunner()
 
 def _real_frame() -> pl.DataFrame:
     """Four days of the bundled NAB ELB request count (5-minute samples)."""
-    frame = read_nab_csv(Path(__file__).resolve().parent.parent / "data/real/nab/data" / REAL_REFERENCES[0]).frame
+    frame = read_nab_csv(
+        Path(__file__).resolve().parent.parent / "data/real/nab/data" / REAL_REFERENCES[0]
+    ).frame
     return frame.sort("ts").head(4 * 288)
 
 
@@ -27,23 +29,49 @@ def test_learn_sim_simulate_validate_sim_round_trip(isolated_settings: Path) -> 
     store_dir = isolated_settings / "store"
     Store(store_dir).append("real-elb", _real_frame(), source="file:nab/elb")
 
-    learned = runner.invoke(app, ["learn-sim", "real-elb", "--name", "elb-learned", "--store-dir", str(store_dir)])
+    learned = runner.invoke(
+        app, ["learn-sim", "real-elb", "--name", "elb-learned", "--store-dir", str(store_dir)]
+    )
     assert learned.exit_code == 0, learned.output
     assert "workbench simulate elb-learned" in learned.output
     scenario_file = isolated_settings / "data" / "scenarios" / "elb-learned.yaml"
     assert "learned_series" in scenario_file.read_text()
 
     simulated = runner.invoke(
-        app, ["simulate", "elb-learned", "--days", "2", "--seed", "4", "--dataset", "sim-elb", "--store-dir", str(store_dir)]
+        app,
+        [
+            "simulate",
+            "elb-learned",
+            "--days",
+            "2",
+            "--seed",
+            "4",
+            "--dataset",
+            "sim-elb",
+            "--store-dir",
+            str(store_dir),
+        ],
     )
     assert simulated.exit_code == 0, simulated.output
 
     out = isolated_settings / "report"
     validated = runner.invoke(
-        app, ["validate-sim", "--real", "real-elb", "--sim", "sim-elb", "--store-dir", str(store_dir), "--out", str(out)]
+        app,
+        [
+            "validate-sim",
+            "--real",
+            "real-elb",
+            "--sim",
+            "sim-elb",
+            "--store-dir",
+            str(store_dir),
+            "--out",
+            str(out),
+        ],
     )
     assert validated.exit_code == 0, validated.output
-    assert "discriminative_auc" in validated.output and "ks_complement" in validated.output
+    assert "discriminative_auc" in validated.output
+    assert "ks_complement" in validated.output
     payload = json.loads((out / "report.json").read_text())
     assert {r["statistic"] for r in payload["verdicts"]} >= {"ks_test", "anderson_darling", "tstr_ratio"}
     assert all(r["verdict"] in ("pass", "fail", "n/a") for r in payload["verdicts"])
@@ -57,7 +85,9 @@ def test_validate_sim_needs_both_datasets_or_scenarios() -> None:
 
 
 def test_learn_sim_unknown_dataset_is_a_clear_error(isolated_settings: Path) -> None:
-    result = runner.invoke(app, ["learn-sim", "no-such-dataset", "--store-dir", str(isolated_settings / "store")])
+    result = runner.invoke(
+        app, ["learn-sim", "no-such-dataset", "--store-dir", str(isolated_settings / "store")]
+    )
     assert result.exit_code != 0
     assert "no-such-dataset" in str(result.exception) + result.output
 
@@ -80,4 +110,5 @@ def test_scenario_fidelity_scores_a_builtin_scenario_against_real_data() -> None
         "steady-week/realAWSCloudwatch/elb_request_count_8c0756/external_value"
     ]
     verdicts = result.verdicts()
-    assert verdicts.height == 9 and set(verdicts["verdict"]) <= {"pass", "fail", "n/a"}
+    assert verdicts.height == 9
+    assert set(verdicts["verdict"]) <= {"pass", "fail", "n/a"}

@@ -31,7 +31,9 @@ def _read(dataset: str, store_dir: Path | None, metric: str | None) -> pl.DataFr
     store = Store(store_dir)
     frame = store.scan(dataset, metric=metric).collect()
     if frame.is_empty():
-        raise ParameterError("dataset", allowed="a dataset with rows (see: workbench datasets)", received=dataset)
+        raise ParameterError(
+            "dataset", allowed="a dataset with rows (see: workbench datasets)", received=dataset
+        )
     return frame
 
 
@@ -103,7 +105,9 @@ def validate_scenarios(
     """Score the built-in scenarios against the bundled real data and write the report."""
     result = scenario_fidelity(names, days=days, seed=seed)
     folder = write_report(
-        result, out_dir, title="Fidelity of the built-in scenarios against bundled real data (z-scored)",
+        result,
+        out_dir,
+        title="Fidelity of the built-in scenarios against bundled real data (z-scored)",
         metadata={"scenarios": names or "all", "days": days, "seed": seed},
     )
     return result, folder

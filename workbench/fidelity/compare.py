@@ -382,7 +382,9 @@ def tstr_ratio(
     return {"mae_trtr": mae_trtr, "mae_tstr": mae_tstr, "tstr_ratio": ratio}
 
 
-def _details(real_ts: FloatArray, real: FloatArray, sim_ts: FloatArray, sim: FloatArray, max_lag: int, step_s: float) -> SeriesDetails:
+def _details(
+    real_ts: FloatArray, real: FloatArray, sim_ts: FloatArray, sim: FloatArray, max_lag: int, step_s: float
+) -> SeriesDetails:
     probs = np.linspace(0.01, 0.99, 99)
     lo, hi = float(min(real.min(), sim.min())), float(max(real.max(), sim.max()))
     edges = np.linspace(lo, hi if hi > lo else lo + 1.0, 51)

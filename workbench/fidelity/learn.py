@@ -32,8 +32,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from workbench.errors import ParameterError, SchemaError
-from workbench.frames import CANONICAL_SCHEMA
 from workbench.fidelity.series_model import SeriesModel, fit_series_model, generate_series
+from workbench.frames import CANONICAL_SCHEMA
 
 __all__ = ["SERIES_KEYS", "SimulationLearner", "frame_series"]
 
@@ -71,10 +71,18 @@ def frame_series(frame: pl.DataFrame | pl.LazyFrame) -> list[tuple[dict[str, str
     )
     bad = df.filter(~pl.col("value").is_finite())
     if bad.height:
-        raise SchemaError("value", "values must be finite (quarantine the frame first)", bad.head(3).to_dicts())
-    grouped = df.group_by(SERIES_KEYS, maintain_order=True).agg(pl.col("t"), pl.col("value")).sort(SERIES_KEYS)
+        raise SchemaError(
+            "value", "values must be finite (quarantine the frame first)", bad.head(3).to_dicts()
+        )
+    grouped = (
+        df.group_by(SERIES_KEYS, maintain_order=True).agg(pl.col("t"), pl.col("value")).sort(SERIES_KEYS)
+    )
     return [
-        ({k: row[k] for k in SERIES_KEYS}, np.asarray(row["t"], dtype=float), np.asarray(row["value"], dtype=float))
+        (
+            {k: row[k] for k in SERIES_KEYS},
+            np.asarray(row["t"], dtype=float),
+            np.asarray(row["value"], dtype=float),
+        )
         for row in grouped.iter_rows(named=True)
     ]
 
@@ -142,7 +150,9 @@ class SimulationLearner(BaseEstimator):  # type: ignore[misc]
 
     def _check_params(self) -> None:
         if self.seasonality not in ("auto", "none", "daily", "weekly"):
-            raise ParameterError("seasonality", allowed="'auto', 'none', 'daily' or 'weekly'", received=self.seasonality)
+            raise ParameterError(
+                "seasonality", allowed="'auto', 'none', 'daily' or 'weekly'", received=self.seasonality
+            )
         if self.value_transform not in ("auto", "identity", "log1p"):
             raise ParameterError(
                 "value_transform", allowed="'auto', 'identity' or 'log1p'", received=self.value_transform
@@ -150,9 +160,13 @@ class SimulationLearner(BaseEstimator):  # type: ignore[misc]
         if not isinstance(self.ar_max_lag, int | np.integer) or self.ar_max_lag < 1:
             raise ParameterError("ar_max_lag", allowed="an integer >= 1", received=self.ar_max_lag)
         if not self.burst_threshold > 0:
-            raise ParameterError("burst_threshold", allowed="a positive number", received=self.burst_threshold)
+            raise ParameterError(
+                "burst_threshold", allowed="a positive number", received=self.burst_threshold
+            )
         if not self.array_step_s > 0:
-            raise ParameterError("array_step_s", allowed="a positive number of seconds", received=self.array_step_s)
+            raise ParameterError(
+                "array_step_s", allowed="a positive number of seconds", received=self.array_step_s
+            )
 
     def fit(self, X: Any, y: Any = None) -> SimulationLearner:
         """Learn one model per series of ``X`` (canonical frame or 2-D array); returns self."""
@@ -165,7 +179,17 @@ class SimulationLearner(BaseEstimator):  # type: ignore[misc]
             arr = validate_data(self, X, ensure_min_samples=4, dtype=np.float64)
             t = np.arange(arr.shape[0], dtype=float) * float(self.array_step_s)
             series = [
-                ({"provider": "sqs", "cluster": "array", "level": "queue", "entity": f"column_{j}", "metric": "external_value"}, t, arr[:, j])
+                (
+                    {
+                        "provider": "sqs",
+                        "cluster": "array",
+                        "level": "queue",
+                        "entity": f"column_{j}",
+                        "metric": "external_value",
+                    },
+                    t,
+                    arr[:, j],
+                )
                 for j in range(arr.shape[1])
             ]
         options = {
@@ -177,13 +201,22 @@ class SimulationLearner(BaseEstimator):  # type: ignore[misc]
             "incident_min_steps": int(self.incident_min_steps),
             "level_window_days": self.level_window_days,
         }
-        fitted = Parallel(n_jobs=self.n_jobs)(delayed(fit_series_model)(ts, values, **options) for _, ts, values in series)
+        fitted = Parallel(n_jobs=self.n_jobs)(
+            delayed(fit_series_model)(ts, values, **options) for _, ts, values in series
+        )
         self.models_: dict[tuple[str, ...], SeriesModel] = {
-            tuple(key[k] for k in SERIES_KEYS): model for (key, _, _), model in zip(series, fitted, strict=True)
+            tuple(key[k] for k in SERIES_KEYS): model
+            for (key, _, _), model in zip(series, fitted, strict=True)
         }
         self.series_ = pl.DataFrame(
             [
-                {**key, "step_s": m.step_s, "first_s": float(ts.min()), "last_s": float(ts.max()), "n": int(ts.size)}
+                {
+                    **key,
+                    "step_s": m.step_s,
+                    "first_s": float(ts.min()),
+                    "last_s": float(ts.max()),
+                    "n": int(ts.size),
+                }
                 for (key, ts, _), m in zip(series, fitted, strict=True)
             ]
         )
@@ -226,8 +259,10 @@ class SimulationLearner(BaseEstimator):  # type: ignore[misc]
             else:
                 count = int(n_steps if n_steps is not None else row["n"])
             if count < 1:
-                raise ParameterError("n_steps", allowed="at least one sample (end after start)", received=count)
-            ts = first + step * np.arange(count)
+                raise ParameterError(
+                    "n_steps", allowed="at least one sample (end after start)", received=count
+                )
+            ts = np.asarray(first + step * np.arange(count), dtype=np.float64)
             values = generate_series(model, ts, rng, trend=bool(self.trend))
             frames.append(
                 pl.DataFrame(

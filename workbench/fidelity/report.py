@@ -45,6 +45,7 @@ import html
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,12 +78,20 @@ class Threshold:
 THRESHOLDS: dict[str, Threshold] = {
     "ks_complement": Threshold(">=", 0.90, "ks_complement", "1 - KS statistic (SDMetrics KSComplement)"),
     "ks_test": Threshold(">=", 0.05, "ks_pvalue", "KS two-sample test, adjusted p-value (thinned series)"),
-    "anderson_darling": Threshold(">=", 0.05, "ad_pvalue", "k-sample Anderson-Darling, adjusted p-value (thinned)"),
-    "wasserstein_normalized": Threshold("<=", 0.25, "wasserstein_normalized", "Wasserstein distance / real std"),
+    "anderson_darling": Threshold(
+        ">=", 0.05, "ad_pvalue", "k-sample Anderson-Darling, adjusted p-value (thinned)"
+    ),
+    "wasserstein_normalized": Threshold(
+        "<=", 0.25, "wasserstein_normalized", "Wasserstein distance / real std"
+    ),
     "acf_distance": Threshold("<=", 0.10, "acf_distance", "RMS ACF difference, lags up to one day"),
     "seasonal_correlation": Threshold(">=", 0.80, "seasonal_correlation", "hour-of-day profile correlation"),
-    "spectral_distance": Threshold("<=", 0.25, "spectral_distance", "total variation of normalised Welch spectra"),
-    "discriminative_auc": Threshold("<=", 0.60, "discriminative_auc", "real-vs-synthetic window classifier, CV AUC"),
+    "spectral_distance": Threshold(
+        "<=", 0.25, "spectral_distance", "total variation of normalised Welch spectra"
+    ),
+    "discriminative_auc": Threshold(
+        "<=", 0.60, "discriminative_auc", "real-vs-synthetic window classifier, CV AUC"
+    ),
     "tstr_ratio": Threshold("<=", 1.25, "tstr_ratio", "train-on-synthetic / train-on-real forecast MAE"),
 }
 _PVALUES = ("ks_pvalue", "ad_pvalue")
@@ -206,9 +215,11 @@ def _pairs(real_keys: list[dict[str, str]], sim_keys: list[dict[str, str]]) -> l
 
     def find(i: int) -> int | None:
         r = real_keys[i]
-        rules = [
+        rules: list[Callable[[dict[str, str]], bool]] = [
             lambda s: all(s[k] == r[k] for k in SERIES_KEYS),
-            lambda s: normalise_name(s["entity"]) == normalise_name(r["entity"]) and s["metric"] == r["metric"],
+            lambda s: (
+                normalise_name(s["entity"]) == normalise_name(r["entity"]) and s["metric"] == r["metric"]
+            ),
             lambda s: normalise_name(s["entity"]) == normalise_name(r["entity"]) and s["metric"] in rates,
         ]
         for rule in rules:
@@ -221,7 +232,10 @@ def _pairs(real_keys: list[dict[str, str]], sim_keys: list[dict[str, str]]) -> l
 
 
 def _compare_pair(
-    real: tuple[np.ndarray, np.ndarray], sim: tuple[np.ndarray, np.ndarray], standardize: bool, random_state: int
+    real: tuple[np.ndarray, np.ndarray],
+    sim: tuple[np.ndarray, np.ndarray],
+    standardize: bool,
+    random_state: int,
 ) -> tuple[dict[str, float], SeriesDetails]:
     rt, rv, step = _regular(*real)
     st, sv, _ = _regular(*sim)
@@ -287,7 +301,9 @@ def compare_frames(
             try:
                 index.append((real_keys.index(dict(rk)), sim_keys.index(dict(sk))))
             except ValueError as err:
-                raise ParameterError("pairs", allowed="series keys present in both frames", received=(rk, sk)) from err
+                raise ParameterError(
+                    "pairs", allowed="series keys present in both frames", received=(rk, sk)
+                ) from err
     if not index:
         raise ParameterError(
             "sim",
@@ -295,12 +311,15 @@ def compare_frames(
             received=f"{len(sim_keys)} synthetic series, {len(real_keys)} real series, none matched",
         )
     outputs = Parallel(n_jobs=n_jobs)(
-        delayed(_compare_pair)(real_series[i][1:], sim_series[j][1:], standardize, random_state) for i, j in index
+        delayed(_compare_pair)(real_series[i][1:], sim_series[j][1:], standardize, random_state)
+        for i, j in index
     )
     rows, details = [], {}
     for (i, j), (stats_, det) in zip(index, outputs, strict=True):
         label = "/".join(real_keys[i][k] for k in ("cluster", "entity", "metric"))
-        rows.append({"pair": label, **real_keys[i], **{f"sim_{k}": sim_keys[j][k] for k in SERIES_KEYS}, **stats_})
+        rows.append(
+            {"pair": label, **real_keys[i], **{f"sim_{k}": sim_keys[j][k] for k in SERIES_KEYS}, **stats_}
+        )
         details[label] = det
     statistics = pl.DataFrame(rows)
     pvals = np.concatenate([statistics[c].to_numpy() for c in _PVALUES])
@@ -315,7 +334,9 @@ def compare_frames(
 def _html_table(frame: pl.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td class='{html.escape(str(v))}'>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        "<tr>"
+        + "".join(f"<td class='{html.escape(str(v))}'>{html.escape(str(v))}</td>" for v in row)
+        + "</tr>"
         for row in frame.iter_rows()
     )
     return f"<table border='1' cellspacing='0' cellpadding='3'><tr>{head}</tr>{body}</table>"
@@ -341,7 +362,12 @@ def write_report(
         out_dir = settings().reports_dir / "fidelity" / stamp
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    payload = {"title": title, "created": dt.datetime.now(dt.UTC).isoformat(), "metadata": metadata or {}, **result.to_dict()}
+    payload = {
+        "title": title,
+        "created": dt.datetime.now(dt.UTC).isoformat(),
+        "metadata": metadata or {},
+        **result.to_dict(),
+    }
     (folder / "report.json").write_text(json.dumps(payload, indent=1, default=str, allow_nan=True))
     summary = result.summary().with_columns(pl.col("mean").round(3))
     verdicts = result.verdicts().with_columns(pl.col("value").round(4), pl.col("p_value").round(4))
@@ -361,7 +387,7 @@ def write_report(
     for label, det in result.details.items():
         parts.append(f"<h2>{html.escape(label)}</h2>")
         for fig in report_figures(det, title=label):
-            parts.append(fig.to_html(full_html=False, include_plotlyjs=True if first else False))
+            parts.append(fig.to_html(full_html=False, include_plotlyjs=bool(first)))
             first = False
     parts.append("</body></html>")
     (folder / "report.html").write_text("\n".join(parts))

@@ -67,7 +67,9 @@ def _summary_fields(model: SeriesModel, rate: np.ndarray) -> dict[str, Any]:
             fields["profile"] = (mult / mult.mean()).round(6).tolist()
             fields["daily_amplitude"] = 0.0
     level = np.expm1(model.level) if model.transform == "log1p" else model.level
-    relative_trend = model.trend_per_day if model.transform == "log1p" else model.trend_per_day / level if level else 0.0
+    relative_trend = (
+        model.trend_per_day if model.transform == "log1p" else model.trend_per_day / level if level else 0.0
+    )
     fields["trend_per_day"] = float(np.clip(relative_trend, -1.0, 1.0))
     spread = float(np.std(model.residual_quantiles))
     noise = spread if model.transform == "log1p" else spread / abs(level) if level else 0.0
@@ -111,7 +113,9 @@ def learned_scenario(
     clusters: dict[str, list[dict[str, Any]]] = {}
     steps, spans, starts = [], [], []
     for row, model in zip(learner.series_.iter_rows(named=True), learner.models_.values(), strict=True):
-        week = model.t0 + model.step_s * np.arange(int(7 * 86400 / model.step_s))
+        week = np.asarray(
+            model.t0 + model.step_s * np.arange(int(7 * 86400 / model.step_s)), dtype=np.float64
+        )
         rate = generate_series(model, week, np.random.default_rng(0))
         load = _summary_fields(model, rate)
         peak = float(np.max(rate)) if rate.size else 1.0
@@ -131,12 +135,18 @@ def learned_scenario(
                 "brokers": 1,
                 "topics": topics,
                 "consumer_groups": [
-                    {"name": "learned-consumers", "topics": [t["name"] for t in topics], "members": 2,
-                     "capacity_per_member": capacity}
+                    {
+                        "name": "learned-consumers",
+                        "topics": [t["name"] for t in topics],
+                        "members": 2,
+                        "capacity_per_member": capacity,
+                    }
                 ],
             }
         )
-    listed = ", ".join(f"{r['cluster']}/{r['entity']}/{r['metric']}" for r in learner.series_.iter_rows(named=True))
+    listed = ", ".join(
+        f"{r['cluster']}/{r['entity']}/{r['metric']}" for r in learner.series_.iter_rows(named=True)
+    )
     spec = ScenarioSpec.model_validate(
         {
             "name": name,
@@ -198,7 +208,9 @@ def _main_arrival_series(frame: pl.DataFrame) -> pl.DataFrame:
     """The arrival-rate series with the largest mean (a scenario's main load)."""
     arrivals = frame.filter(pl.col("metric").is_in(_ARRIVALS), pl.col("level").is_in(["topic", "queue"]))
     if arrivals.is_empty():
-        raise ParameterError("scenario", allowed="a scenario with topic or queue arrival rates", received="none")
+        raise ParameterError(
+            "scenario", allowed="a scenario with topic or queue arrival rates", received="none"
+        )
     keys = ["provider", "cluster", "level", "entity", "metric"]
     best = arrivals.group_by(keys).agg(pl.col("value").mean()).sort("value", descending=True).head(1)
     return arrivals.join(best.select(keys), on=keys)
@@ -252,7 +264,8 @@ def scenario_fidelity(
     real_parts, sim_parts = [], []
     for scenario in chosen:
         for ref in reals:
-            step = float(ref["ts"].sort().diff().dt.total_seconds().drop_nulls().mode().min())
+            steps = ref["ts"].sort().diff().dt.total_seconds().drop_nulls().mode()
+            step = float(np.min(steps.to_numpy()))
             sim = simulate(scenario, days=days, seed=seed, step=f"{step:g}s").frame
             main = _main_arrival_series(sim)
             entity = ref["entity"][0]

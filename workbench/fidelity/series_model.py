@@ -162,7 +162,9 @@ def regular_grid(ts_s: FloatArray, values: FloatArray) -> tuple[FloatArray, Floa
     counts = np.bincount(inverse)
     unique_vals = sums / counts
     if unique_ts.size < 2:
-        raise ParameterError("values", allowed="a series of at least 2 distinct times", received=unique_ts.size)
+        raise ParameterError(
+            "values", allowed="a series of at least 2 distinct times", received=unique_ts.size
+        )
     steps = np.diff(unique_ts)
     uniq_steps, step_counts = np.unique(steps, return_counts=True)
     step = float(uniq_steps[np.argmax(step_counts)])
@@ -207,7 +209,7 @@ def _robust_z(x: FloatArray) -> FloatArray:
     mad = np.median(np.abs(x - med)) * 1.4826
     if mad <= 0:
         mad = float(np.std(x)) or 1.0
-    return (x - med) / mad
+    return np.asarray((x - med) / mad, dtype=np.float64)
 
 
 def _runs(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
@@ -300,7 +302,9 @@ def fit_series_model(
     if values.shape != ts_s.shape or values.ndim != 1:
         raise ParameterError("values", allowed="a 1-D array as long as ts_s", received=values.shape)
     if not np.all(np.isfinite(values)):
-        raise ParameterError("values", allowed="finite numbers (quarantine NaN/inf first)", received="non-finite")
+        raise ParameterError(
+            "values", allowed="finite numbers (quarantine NaN/inf first)", received="non-finite"
+        )
     grid, x, step = regular_grid(ts_s, values)
     if x.size < 4:
         raise ParameterError("values", allowed="at least 4 samples on the regular grid", received=x.size)
@@ -328,7 +332,9 @@ def fit_series_model(
     elif seasonality in ("none", "daily", "weekly"):
         kind = seasonality
     else:
-        raise ParameterError("seasonality", allowed="'auto', 'none', 'daily' or 'weekly'", received=seasonality)
+        raise ParameterError(
+            "seasonality", allowed="'auto', 'none', 'daily' or 'weekly'", received=seasonality
+        )
     n_slots = 168 if kind == "weekly" else 24 if kind == "daily" else 0
 
     days = (grid - grid[0]) / DAY
@@ -403,7 +409,9 @@ def _place_events(
     if not templates or rate_per_step <= 0:
         return
     n_events = int(rng.poisson(rate_per_step * resid.size))
-    for start, pick in zip(rng.integers(0, resid.size, n_events), rng.integers(0, len(templates), n_events), strict=True):
+    for start, pick in zip(
+        rng.integers(0, resid.size, n_events), rng.integers(0, len(templates), n_events), strict=True
+    ):
         shape = np.asarray(templates[pick])[: resid.size - start]
         resid[start : start + shape.size] = shape
 
@@ -468,7 +476,11 @@ def generate_series(
         x = np.clip(x, model.lower, model.upper)
     if model.support:
         support = np.asarray(model.support, dtype=float)
-        idx = np.clip(np.searchsorted(support, x), 1, support.size - 1) if support.size > 1 else np.zeros(n, int)
+        idx = (
+            np.clip(np.searchsorted(support, x), 1, support.size - 1)
+            if support.size > 1
+            else np.zeros(n, int)
+        )
         if support.size > 1:
             left, right = support[idx - 1], support[idx]
             x = np.where(np.abs(x - left) <= np.abs(right - x), left, right)

@@ -31,10 +31,18 @@ def qq_plot(details: SeriesDetails, title: str = "QQ plot") -> go.Figure:
     hi = max(details.real_quantiles + details.sim_quantiles, default=1.0)
     fig = go.Figure(
         [
-            go.Scatter(x=details.real_quantiles, y=details.sim_quantiles, mode="markers", name="quantiles",
-                       marker={"color": _SIM}, customdata=details.probabilities,
-                       hovertemplate="p=%{customdata:.2f}<br>real %{x:.4g}<br>sim %{y:.4g}"),
-            go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", line={"color": "grey", "dash": "dash"}),
+            go.Scatter(
+                x=details.real_quantiles,
+                y=details.sim_quantiles,
+                mode="markers",
+                name="quantiles",
+                marker={"color": _SIM},
+                customdata=details.probabilities,
+                hovertemplate="p=%{customdata:.2f}<br>real %{x:.4g}<br>sim %{y:.4g}",
+            ),
+            go.Scatter(
+                x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", line={"color": "grey", "dash": "dash"}
+            ),
         ]
     )
     fig.update_layout(title=title, xaxis_title="real quantile", yaxis_title="synthetic quantile", height=360)
@@ -51,8 +59,12 @@ def acf_overlay(details: SeriesDetails, title: str = "Autocorrelation") -> go.Fi
     """
     fig = go.Figure(
         [
-            go.Scatter(x=details.lags_hours, y=details.real_acf, mode="lines", name="real", line={"color": _REAL}),
-            go.Scatter(x=details.lags_hours, y=details.sim_acf, mode="lines", name="synthetic", line={"color": _SIM}),
+            go.Scatter(
+                x=details.lags_hours, y=details.real_acf, mode="lines", name="real", line={"color": _REAL}
+            ),
+            go.Scatter(
+                x=details.lags_hours, y=details.sim_acf, mode="lines", name="synthetic", line={"color": _SIM}
+            ),
         ]
     )
     fig.update_layout(title=title, xaxis_title="lag (hours)", yaxis_title="ACF", height=360)
@@ -70,8 +82,12 @@ def seasonal_overlay(details: SeriesDetails, title: str = "Hour-of-day profile")
     hours = list(range(len(details.real_profile)))
     fig = go.Figure(
         [
-            go.Scatter(x=hours, y=details.real_profile, mode="lines+markers", name="real", line={"color": _REAL}),
-            go.Scatter(x=hours, y=details.sim_profile, mode="lines+markers", name="synthetic", line={"color": _SIM}),
+            go.Scatter(
+                x=hours, y=details.real_profile, mode="lines+markers", name="real", line={"color": _REAL}
+            ),
+            go.Scatter(
+                x=hours, y=details.sim_profile, mode="lines+markers", name="synthetic", line={"color": _SIM}
+            ),
         ]
     )
     fig.update_layout(title=title, xaxis_title="hour of day (UTC)", yaxis_title="mean", height=360)
@@ -90,10 +106,22 @@ def distribution_overlay(details: SeriesDetails, title: str = "Distribution") ->
     centres = [(a + b) / 2 for a, b in zip(details.bin_edges[:-1], details.bin_edges[1:], strict=False)]
     fig = go.Figure(
         [
-            go.Scatter(x=centres, y=details.real_density, mode="lines", line_shape="hvh", name="real",
-                       line={"color": _REAL}),
-            go.Scatter(x=centres, y=details.sim_density, mode="lines", line_shape="hvh", name="synthetic",
-                       line={"color": _SIM}),
+            go.Scatter(
+                x=centres,
+                y=details.real_density,
+                mode="lines",
+                line_shape="hvh",
+                name="real",
+                line={"color": _REAL},
+            ),
+            go.Scatter(
+                x=centres,
+                y=details.sim_density,
+                mode="lines",
+                line_shape="hvh",
+                name="synthetic",
+                line={"color": _SIM},
+            ),
         ]
     )
     fig.update_layout(title=title, xaxis_title="value", yaxis_title="density", height=360)
