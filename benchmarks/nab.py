@@ -12,7 +12,7 @@ Detectors, all run in the same script on the same files:
 Each file starts from scratch, the probationary rows only warm the detector up,
 and the rest is scored record by record (no look-ahead). Scores go through the
 workbench's own NAB scorer (:mod:`workbench.analysis.nab`, written from the rules
-in data/real/nab/ABOUT.md): three profiles, one corpus-wide threshold per profile,
+in data/real/nab/README.md): three profiles, one corpus-wide threshold per profile,
 normalised between the null (0) and perfect (100) detectors.
 
 Scenario part: the simulator's incident scenarios are simulated, every series is

@@ -1,6 +1,6 @@
 """Numenta Anomaly Benchmark (NAB v1.1) corpus loader and scorer.
 
-The scorer is written from the rules in ``data/real/nab/ABOUT.md`` (no NAB code
+The scorer is written from the rules in ``data/real/nab/README.md`` (NAB's ABOUT.md) (no NAB code
 is used): labelled windows, a probationary period, the scaled sigmoid that gives
 early detections more credit, three application profiles, one threshold per
 profile for the whole corpus chosen to maximise the raw score, and
