@@ -112,6 +112,8 @@ def test_dask_backend_on_a_local_cluster() -> None:
         on_dask = learn(frame, detector=jump_detector, backend="dask", batch_size=1)
         assert len(client.scheduler_info()["workers"]) == 2  # the work went through a real scheduler
     assert serial.equals(on_dask)
+    with pytest.raises(ParameterError, match="backend"):
+        learn(frame, detector=jump_detector, backend="dask")  # no client outside the context
 
 
 def test_backlog_forecasts_recovery_and_threshold() -> None:

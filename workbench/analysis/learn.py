@@ -95,6 +95,20 @@ def _default_detector() -> Detector:
     return detect_anomalies  # type: ignore[no-any-return]
 
 
+def _require_dask_client() -> None:
+    """joblib's dask backend runs on the current ``distributed.Client``; say so clearly if there is none."""
+    try:
+        from distributed import get_client
+
+        get_client()
+    except (ImportError, ValueError) as err:
+        raise ParameterError(
+            "backend",
+            allowed="'dask' inside a distributed.Client context (workbench learn --backend dask opens one)",
+            received="dask without a Dask client",
+        ) from err
+
+
 def _finding(row: Mapping[str, Any], **values: Any) -> dict[str, Any]:
     return {
         "provider": row["provider"],
@@ -366,6 +380,8 @@ def learn(
         raise ParameterError(
             "frame", allowed="a canonical frame (workbench.frames)", received=f"missing {sorted(missing)}"
         )
+    if backend == "dask":
+        _require_dask_client()
     chosen = _default_detector() if detector == "default" else detector
     if isinstance(chosen, str):
         raise ParameterError("detector", allowed="a callable, None or 'default'", received=chosen)
