@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -61,9 +62,9 @@ def _available(module: str) -> bool:
 
 
 def _small_table(frame: pl.DataFrame, title: str, rows: int = 8) -> Table:
-    table = Table(title=title)
-    for column in frame.columns:
-        table.add_column(column, overflow="fold")
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, column in enumerate(frame.columns):
+        table.add_column(column, overflow="fold", no_wrap=i == 0)  # names stay on one line
     for row in frame.head(rows).iter_rows():
         table.add_row(*["" if v is None else str(v) for v in row])
     return table
@@ -185,9 +186,9 @@ def run_demo(
         outcome = step.run(console, ctx)
         ctx["timings"][step.title] = time.perf_counter() - began
         outcomes.append((step.title, f"{ctx['timings'][step.title]:.1f}s", outcome))
-    table = Table(title="Demo summary")
+    table = Table(title="Demo summary", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("step", "time", "result"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # the result names report paths in full
     for row in outcomes:
         table.add_row(*row)
     console.print(table)
