@@ -173,6 +173,7 @@ def main() -> None:
     minutes = int((args.days or (1 if args.quick else 7)) * 1440)
     repeats = 3 if args.quick else args.repeats
 
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
         tmp_path = Path(tmp)
         t = time.perf_counter()
@@ -252,6 +253,7 @@ def main() -> None:
     for name, value, note in rows:
         print(f"{name.ljust(width)}  {value:>14}  {note}")
     print("\ntargets: render <= 1 s; callback p95 <= 200 ms")
+    print(f"1-minute load average before/after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if baseline_error:
         figures["baseline_error"] = baseline_error
     import dash
@@ -261,7 +263,9 @@ def main() -> None:
     result = {
         "figures": {k: v for k, v in figures.items() if isinstance(v, int | float)},
         "notes": {"baseline_error": baseline_error, "renderer": "SVG/canvas heatmap (no WebGL), headless Chromium",
-                  "quick": args.quick},
+                  "quick": args.quick,
+                  "load_average_1m_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
+                  "shared_machine": "other engineers' jobs ran concurrently; times include that contention"},
         "cpu_count": os.cpu_count(),
         "versions": {"python": platform.python_version(), "dash": dash.__version__, "plotly": plotly.__version__,
                      "polars": pl.__version__, "selenium": selenium.__version__,

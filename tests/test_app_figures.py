@@ -42,7 +42,8 @@ def test_week_of_minutes_is_downsampled_but_keeps_the_spike() -> None:
 def test_downsample_skips_nan_and_rejects_tiny_budgets() -> None:
     values = pl.Series([float("nan")] * 50 + list(range(5000)), dtype=pl.Float64)
     idx = downsample_indices(pl.Series(range(5050)), values, 100)
-    assert len(idx) <= 100 and not np.isnan(values.to_numpy()[idx]).any()
+    assert len(idx) <= 100
+    assert not np.isnan(values.to_numpy()[idx]).any()
     with pytest.raises(ParameterError):
         downsample_indices(pl.Series([1]), pl.Series([1.0]), 2)
 
@@ -67,7 +68,8 @@ def test_heatmap_labels_escape_markup_and_map_back_to_keys() -> None:
     health = pl.DataFrame({"ts": [T0], "cluster": ["c"], "level": ["queue"], "entity": [XSS], "score": [5.0]})
     labels, _, matrix, keys = heatmap_matrix(health)
     assert labels == [entity_label("c", "queue", XSS)]
-    assert "<script>" not in labels[0] and "&lt;script&gt;" in labels[0]
+    assert "<script>" not in labels[0]
+    assert "&lt;script&gt;" in labels[0]
     assert keys.row(0) == ("c", "queue", XSS)
     assert matrix.tolist() == [[5.0]]
 

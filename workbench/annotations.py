@@ -88,7 +88,7 @@ def _as_utc(value: Any, name: str) -> dt.datetime:
         raise ParameterError(name, allowed="a datetime or ISO 8601 string", received=value)
     if value.tzinfo is None:
         raise ParameterError(name, allowed="a timezone-aware time (UTC)", received=value.isoformat())
-    return value.astimezone(dt.timezone.utc)
+    return value.astimezone(dt.UTC)
 
 
 def add_annotation(
@@ -155,7 +155,7 @@ def add_annotation(
         "end": t1.isoformat(),
         "text": text,
         "author": author,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "created": dt.datetime.now(dt.UTC).isoformat(),
     }
     folder = annotations_dir(root)
     try:
