@@ -211,6 +211,13 @@ def _print_ingest(report: Any, quarantine_out: Path | None) -> None:
         f"{stored.rows} in all (manifest written)",
         highlight=False,
     )
+    conflicting = getattr(stored, "conflicting", 0)
+    if conflicting:
+        console.print(
+            f"[yellow]warning[/] {conflicting} of the already-stored rows had a different value at the same "
+            "series and time; the stored values were kept (exposition files without timestamps: pass --timestamp)",
+            highlight=False,
+        )
 
 
 @ingest_app.command("prometheus")

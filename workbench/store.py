@@ -160,6 +160,8 @@ class AppendResult:
     rows : int
         Rows in the dataset after the append.
     manifest : Manifest
+    conflicting : int
+        Of ``already_stored``, rows whose stored value differs (the stored value is kept).
     """
 
     dataset: str
@@ -168,6 +170,7 @@ class AppendResult:
     already_stored: int
     rows: int
     manifest: Manifest
+    conflicting: int = 0
 
 
 def _sha256(path: Path) -> str:
@@ -383,14 +386,25 @@ class Store:
             old = None
         self._remove_orphans(dataset, old)
         offered = frame.height
+        conflicting = 0
         new_rows = frame.unique(subset=["ts", *SERIES_KEYS], keep="first", maintain_order=True)
         if old is not None and old.parts and new_rows.height:
             lo = cast(dt.datetime, new_rows["ts"].min())
             hi = cast(dt.datetime, new_rows["ts"].max())
             stored = (
-                self.scan(dataset, start=lo, end=hi, _end_inclusive=True).select("ts", *SERIES_KEYS).collect()
+                self.scan(dataset, start=lo, end=hi, _end_inclusive=True)
+                .select("ts", *SERIES_KEYS, "value")
+                .collect()
             )
-            new_rows = new_rows.join(stored, on=["ts", *SERIES_KEYS], how="anti", maintain_order="left")
+            # Same (series, ts) with another value is kept as stored, but counted and reported.
+            conflicting = (
+                new_rows.join(stored, on=["ts", *SERIES_KEYS], how="inner", suffix="_stored")
+                .filter(pl.col("value").ne_missing(pl.col("value_stored")))
+                .height
+            )
+            new_rows = new_rows.join(
+                stored.drop("value"), on=["ts", *SERIES_KEYS], how="anti", maintain_order="left"
+            )
         manifest = old or Manifest(dataset=dataset, source=source, created=_now())
         manifest.source = source
         manifest.parameters = parameters or manifest.parameters
@@ -442,10 +456,16 @@ class Store:
         manifest.updated = _now()
         added = new_rows.height
         manifest.history.append(
-            {"at": manifest.updated, "offered": offered, "added": added, "already_stored": offered - added}
+            {
+                "at": manifest.updated,
+                "offered": offered,
+                "added": added,
+                "already_stored": offered - added,
+                "conflicting": conflicting,
+            }
         )
         self._commit(dataset, manifest)
-        return AppendResult(dataset, offered, added, offered - added, manifest.rows, manifest)
+        return AppendResult(dataset, offered, added, offered - added, manifest.rows, manifest, conflicting)
 
     def delete(self, dataset: str) -> None:
         """Remove a dataset and its files."""
