@@ -126,3 +126,19 @@ def test_topology_edges_from_entity_ids() -> None:
         ("consumer_group", "grp/orders", "partition", "grp/orders/0"),
         ("cluster", "r1", "queue", "shop/b"),
     }
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_composed_cluster_rollup_equals_direct(categorical: bool) -> None:
+    frame = pl.concat([_kafka(), _rabbit()], how="vertical_relaxed")
+    if categorical:
+        frame = frame.with_columns(pl.col("provider", "cluster", "level", "entity", "metric").cast(pl.Categorical))
+    composed = rollup_topology(frame, percentiles=()).filter(pl.col("level") == "cluster")
+    direct = rollup(frame, to="cluster", percentiles=())
+    cols = ["cluster", "metric", "ts", "value", "sum", "max", "min", "mean", "n"]
+    text = [pl.col("cluster", "metric").cast(pl.String)]
+    assert_frame_equal(
+        composed.with_columns(text).select(cols).sort("cluster", "metric", "ts"),
+        direct.with_columns(text).select(cols).sort("cluster", "metric", "ts"),
+        check_dtypes=False,
+    )

@@ -83,7 +83,8 @@ def _attach_parent(frame: pl.DataFrame, to: str, child_level: str) -> pl.DataFra
     return children.filter(pl.col("parent").is_not_null())
 
 
-def _cluster_children(frame: pl.DataFrame) -> pl.DataFrame:
+def _finest_levels(frame: pl.DataFrame) -> dict[str, list[str]]:
+    """For each level, the metrics whose finest reported level it is."""
     seen = frame.group_by("level").agg(pl.col("metric").unique())
     by_level = {str(lv): {str(m) for m in ms} for lv, ms in seen.iter_rows()}
     chosen: dict[str, list[str]] = {}
@@ -93,6 +94,11 @@ def _cluster_children(frame: pl.DataFrame) -> pl.DataFrame:
         if fresh:
             chosen[level] = fresh
             taken |= set(fresh)
+    return chosen
+
+
+def _cluster_children(frame: pl.DataFrame, skip_levels: Sequence[str] = ()) -> pl.DataFrame:
+    chosen = {lv: ms for lv, ms in _finest_levels(frame).items() if lv not in skip_levels}
     if not chosen:
         return frame.clear().with_columns(pl.col("cluster").alias("parent"))
     condition = pl.any_horizontal(
@@ -268,11 +274,51 @@ def rollup_topology(
         if queue_nodes is not None:
             targets.append("node")
     targets.append("cluster")
-    parts = [rollup(data, to=t, queue_nodes=queue_nodes, percentiles=percentiles) for t in targets]
+    if not percentiles and "partition" in levels:
+        # Without percentiles the cluster rollup of partition metrics composes exactly from the
+        # topic and group rollups (sum of sums, max of maxes, ...): far fewer rows to group.
+        parts = [rollup(data, to=t, queue_nodes=queue_nodes, percentiles=()) for t in targets[:-1]]
+        parts.append(_cluster_composed(data, parts[0], parts[1]))
+    else:
+        parts = [rollup(data, to=t, queue_nodes=queue_nodes, percentiles=percentiles) for t in targets]
     parts = [p for p in parts if not p.is_empty()]
     if not parts:
         return rollup(data, to="cluster", percentiles=percentiles)
     return pl.concat(parts, how="vertical_relaxed")
+
+
+def _cluster_composed(data: pl.DataFrame, topics: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """Cluster rollup: partition metrics from their topic/group rollups, the rest directly."""
+    partition_metrics = _finest_levels(data).get("partition", [])
+    partials = pl.concat([topics, groups], how="vertical_relaxed").filter(pl.col("metric").is_in(partition_metrics))
+    composed = (
+        partials.group_by("provider", "cluster", "metric", "ts")
+        .agg(
+            pl.col("sum").sum().alias("sum"),
+            pl.col("max").max().alias("max"),
+            pl.col("min").min().alias("min"),
+            pl.col("n").sum().alias("n"),
+        )
+        .with_columns((pl.col("sum") / pl.col("n")).alias("mean"))
+    )
+    composed = composed.with_columns(
+        _primary(composed).alias("value"),
+        pl.lit("cluster").alias("level"),
+        pl.col("cluster").cast(pl.String).alias("entity"),
+        pl.lit("rollup:cluster").alias("source"),
+    ).select("ts", "provider", "cluster", "level", "entity", "metric", "value", "source",
+             "sum", "max", "min", "mean", "n")
+    rest_children = _cluster_children(data, skip_levels=("partition",))
+    if rest_children.is_empty():
+        return composed.sort("cluster", "metric", "ts")
+    rest = _aggregate(rest_children, ())
+    rest = rest.with_columns(
+        _primary(rest).alias("value"),
+        pl.lit("cluster").alias("level"),
+        pl.col("parent").cast(pl.String).alias("entity"),
+        pl.lit("rollup:cluster").alias("source"),
+    ).select(composed.columns)
+    return pl.concat([composed, rest], how="vertical_relaxed").sort("cluster", "metric", "ts")
 
 
 def topology_edges(entities: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
