@@ -145,3 +145,25 @@ def test_sigkill_at_random_points_never_loses_committed_rows(tmp_path):
         next_batch = max(stored | committed | {-1}) + 1
     assert kills == 50
     assert len(committed) >= 5, "the writer got some batches committed between kills"
+
+
+def test_incidents_are_stored_once_when_appended_twice(tmp_path):
+    start = dt.datetime(2026, 1, 1, 0, 10, tzinfo=dt.UTC)
+    incidents = pl.DataFrame(
+        {
+            "start": [start],
+            "end": [start + dt.timedelta(minutes=20)],
+            "kind": ["slow_consumer"],
+            "severity": ["warning"],
+            "provider": ["kafka"],
+            "cluster": ["crash"],
+            "entities": [["e1"]],
+            "metrics": [["consumer_lag_messages"]],
+            "description": ["test"],
+        }
+    )
+    store = Store(tmp_path)
+    store.append("a", batch(0), source="s", incidents=incidents)
+    store.append("a", batch(0), source="s", incidents=incidents)
+    assert store.read_incidents("a").height == 1
+    assert store.verify("a") == []

@@ -430,6 +430,11 @@ class Store:
                         max_ts=body["ts"].max().isoformat(),  # type: ignore[union-attr]
                     )
                 )
+        if incidents is not None and incidents.height and old is not None and old.incidents:
+            # Idempotent like the rows: an incident already stored is not stored again.
+            stored_keys = {_incident_key(r) for r in self.read_incidents(dataset).iter_rows()}
+            keep = [_incident_key(r) not in stored_keys for r in incidents.iter_rows()]
+            incidents = incidents.filter(pl.Series(keep, dtype=pl.Boolean))
         if incidents is not None and incidents.height:
             rel = Path("incidents") / f"{batch}.parquet"
             _write_parquet_durably(incidents, directory / rel)
@@ -599,6 +604,10 @@ class Store:
             "updated": pl.String,
         }
         return pl.DataFrame(rows, schema=schema)
+
+
+def _incident_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(tuple(v) if isinstance(v, list) else v for v in row)
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str]:
