@@ -59,7 +59,7 @@ serve: install
 	$(VENV)/bin/workbench serve
 
 report: install
-	$(VENV)/bin/workbench report fleet
+	$(VENV)/bin/workbench report fleet_exploration
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
