@@ -190,6 +190,24 @@ def test_heatmap_click_drills_down_to_the_entity(server: LiveServer, browser: we
     assert severe_logs(browser) == []
 
 
+def test_topology_node_click_drills_down(server: LiveServer, browser: webdriver.Chrome) -> None:
+    browser.get(f"{server.url}/?dataset={DATASET}")
+    wait_rendered(browser, graphs=2)
+    custom = browser.execute_script(
+        "return document.querySelector('#ov-topology .js-plotly-plot').data[1].customdata;")
+    index = next(i for i, c in enumerate(custom) if c[3] == "orders" and c[2] == "topic")
+    point = browser.find_elements(By.CSS_SELECTOR, "#ov-topology .scatterlayer .trace:nth-child(2) path.point")[index]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", point)
+    ActionChains(browser).move_to_element(point).click().perform()
+    deadline = time.time() + 10
+    while "/entity?" not in browser.current_url and time.time() < deadline:
+        time.sleep(0.1)
+    wait_rendered(browser, graphs=1)
+    assert browser.find_element(By.ID, "en-title").text == "orders"
+    shot(browser, "drill-from-topology")
+    assert severe_logs(browser) == []
+
+
 def test_a_shared_url_restores_the_view(server: LiveServer, browser: webdriver.Chrome) -> None:
     browser.get(server.url + ORDERS_1)
     wait_rendered(browser, graphs=1)
