@@ -150,10 +150,15 @@ def discover(
     if watch:
         try:
             for event in k8s.watch(kubeconfig, interval=interval, max_polls=polls, **kwargs):
+                failed = event.discovery.contexts.filter(pl.col("status") == "failed")["context"].to_list()
+                note = f" (contexts failing: {', '.join(failed)})" if failed else ""
+                if event.changes.height == 0:
+                    console.print(f"poll {event.poll}: 0 changes{note}", highlight=False)
+                    continue
                 console.print(
                     frame_table(
                         event.changes.with_columns(pl.col("fields").list.join(",")),
-                        title=f"poll {event.poll}: {event.changes.height} changes",
+                        title=f"poll {event.poll}: {event.changes.height} changes{note}",
                         max_rows=100,
                     )
                 )
