@@ -6,6 +6,9 @@ a :class:`workbench.fidelity.SimulationLearner`; synthetic data is generated for
 30 % (same timestamps) and compared with it by :func:`workbench.fidelity.compare.compare_series`.
 Two baselines run in the same script on the same held-out data:
 
+The learned model is also run *through the fleet simulator* (as the scenario
+``workbench learn-sim`` writes; figures ``simulator_*``): its topic's ``messages_in_per_s``.
+
 * ``baseline_gaussian``: i.i.d. Gaussian with the training part's mean and variance;
 * ``baseline_default``: the hand-configured ``default`` simulator scenario's main
   arrival-rate series, simulated over the held-out period at the real step and affinely
@@ -40,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from workbench.fidelity.compare import compare_series  # noqa: E402
+from workbench.fidelity.learn import SimulationLearner  # noqa: E402
 from workbench.fidelity.series_model import fit_series_model, generate_series, regular_grid  # noqa: E402
 from workbench.sources.files import read_nab_csv  # noqa: E402
 
@@ -75,6 +79,35 @@ def _default_scenario(start_s: float, n: int, step: float, seed: int) -> np.ndar
     return np.resize(values, n)
 
 
+def _through_simulator(model: Any, start_s: float, n: int, step: float, seed: int) -> np.ndarray:
+    """The learned model as a scenario, run by the fleet simulator: its topic's messages_in_per_s."""
+    import datetime as dt
+
+    from workbench.fidelity.scenario import learned_scenario
+    from workbench.sources.simulator import simulate
+
+    learner = SimulationLearner()
+    learner.models_ = {("sqs", "nab", "queue", "series", "external_value"): model}
+    learner.series_ = pl.DataFrame(
+        {
+            "provider": ["sqs"],
+            "cluster": ["nab"],
+            "level": ["queue"],
+            "entity": ["series"],
+            "metric": ["external_value"],
+            "step_s": [step],
+            "first_s": [model.t0],
+            "last_s": [start_s - step],
+            "n": [n],
+        }
+    )
+    spec = learned_scenario(learner, name="benchmark-learned")
+    start = dt.datetime.fromtimestamp(start_s - step, tz=dt.UTC)
+    frame = simulate(spec, days=n * step / 86400.0, seed=seed, start=start, step=f"{step:g}s").frame
+    topic = frame.filter(pl.col("metric") == "messages_in_per_s", pl.col("level") == "topic").sort("ts")
+    return np.resize(topic["value"].to_numpy().astype(float), n)
+
+
 def run_one(path: str, seed: int) -> dict[str, Any]:
     """Learn, generate, and compare one series with its held-out part and the baselines."""
     t0 = time.perf_counter()
@@ -97,7 +130,9 @@ def run_one(path: str, seed: int) -> dict[str, Any]:
         "bursts_per_day": model.bursts_per_day,
         "incidents_per_day": model.incidents_per_day,
     }
-    for label, synthetic in (("learned", learned), ("gaussian", gaussian), ("default", default)):
+    simulated = _through_simulator(model, test_t[0], test_t.size, step, seed)
+    variants = (("learned", learned), ("simulator", simulated), ("gaussian", gaussian), ("default", default))
+    for label, synthetic in variants:
         stats, _ = compare_series(test_t, test_v, test_t, synthetic, step_s=step, random_state=seed)
         out.update({f"{label}_{k}": float(stats[k]) for k in STATS})
     out["seconds"] = time.perf_counter() - t0
@@ -128,6 +163,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     figures: dict[str, float] = {
         "discriminative_auc": mean("learned_discriminative_auc"),
+        "simulator_discriminative_auc": mean("simulator_discriminative_auc"),
+        "simulator_ks_complement": mean("simulator_ks_complement"),
+        "simulator_acf_distance": mean("simulator_acf_distance"),
         "baseline_gaussian_auc": mean("gaussian_discriminative_auc"),
         "baseline_default_auc": mean("default_discriminative_auc"),
         "ks_complement": mean("learned_ks_complement"),
@@ -167,7 +205,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         *(
             pl.col(f"{who}_{stat}").round(3).alias(f"{who[:3]}_{stat.split('_')[0][:4]}")
             for stat in ("discriminative_auc", "ks_complement", "acf_distance")
-            for who in ("learned", "gaussian", "default")
+            for who in ("learned", "simulator", "gaussian", "default")
         ),
     )
     print(shown)
