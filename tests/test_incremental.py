@@ -33,7 +33,7 @@ def _samples(n_series: int, minutes: int, *, seed: int, per_minute: int = 2) -> 
     values = np.where(resets, inc, values)  # a counter restart (or an offset reset)
     values[rng.random((n_series, steps)) < 0.005] = -1.0  # kafka_exporter sentinel
     kinds = np.array(["log_end_offset_raw", "published_total", "queue_depth_messages"])[np.arange(n_series) % 3]
-    ts = [T0 + timedelta(seconds=30 * i) for i in range(steps)]
+    ts = [T0 + timedelta(seconds=60 // per_minute * i) for i in range(steps)]
     return pl.DataFrame(
         {
             "ts": ts * n_series,
@@ -160,3 +160,29 @@ def test_memory_bounded_over_a_million_ticks() -> None:
     growth_mb, agg = _rss_growth(n_ticks=1_000_000, series=3)
     assert agg.rows_in == 3_000_000
     assert growth_mb < 60, f"RSS grew {growth_mb:.1f} MiB after warm-up"
+
+
+@pytest.mark.parametrize("n_writers", [1, 3])
+def test_one_sample_per_window_equals_batch(n_writers: int) -> None:
+    """Live cadence: one sample per series per window (rates from a join with the carries)."""
+    frame = _samples(45, 40, seed=10 + n_writers, per_minute=1)
+    expected = batch_aggregate(frame, every="1m", counters=COUNTERS, stats=["n"])
+    writers = [f"w{i}" for i in range(n_writers)]
+    agg = IncrementalAggregator("1m", counters=COUNTERS, writers=writers, stats=["n"])
+    owner = frame.with_columns((pl.col("entity").rank("dense") % n_writers).alias("_w"))
+    threads = [
+        threading.Thread(
+            target=lambda i=i, w=w: [
+                agg.add(tick, writer=w)
+                for _, tick in owner.filter(pl.col("_w") == i).drop("_w").sort("ts").group_by("ts", maintain_order=True)
+            ]
+        )
+        for i, w in enumerate(writers)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got = agg.flush()
+    assert agg.late_rows == 0
+    assert_frame_equal(_as_text(got), _as_text(expected), check_dtypes=False)

@@ -305,7 +305,7 @@ class IncrementalAggregator:
             if not raw.is_empty():
                 raw = raw.select(gauges.columns)
                 with_carry = raw if self._carry is None else pl.concat([self._carry, raw], how="vertical_relaxed")
-                packed = _rates_packed(with_carry, self.counters, keys)
+                packed = _rates_packed(with_carry, self.counters, keys, carry=self._carry, raw=raw)
                 if packed is not None:
                     rated, self._carry = packed
                 else:
@@ -358,19 +358,67 @@ class IncrementalAggregator:
 
 
 def _rates_packed(
-    frame: pl.DataFrame, counters: Mapping[str, tuple[str, str]], keys: Sequence[str]
+    frame: pl.DataFrame,
+    counters: Mapping[str, tuple[str, str]],
+    keys: Sequence[str],
+    *,
+    carry: pl.DataFrame | None = None,
+    raw: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame] | None:
-    """Rates of both kinds and the new carries in one sort of a packed series key.
+    """Rates of both kinds and the new carries, on a packed series key.
 
     Same semantics as :func:`workbench.mapping.rates.counter_to_rate` per kind
     (offset sentinels dropped, counter resets read as restarts, offset resets
-    dropped); None when the series columns cannot be packed.
+    dropped); None when the series columns cannot be packed. ``frame`` is the
+    carry rows followed by the window's rows; when the window holds at most
+    one sample per series (the usual live case) the rates come from a join
+    with the carries instead of a sort.
     """
     offsets = [m for m, (_, k) in counters.items() if k == "offset"]
     is_offset = pl.col("metric").is_in(offsets)
     spec = series_key_spec(frame, keys) if keys and not frame.is_empty() else None
     if spec is None:
         return None
+    dtype = frame.schema["metric"]
+    names = pl.DataFrame(
+        {"metric": list(counters), "_rate_metric": [r for r, _ in counters.values()]},
+        schema={"metric": pl.String, "_rate_metric": pl.String},
+    ).with_columns(pl.col("metric").cast(dtype), pl.col("_rate_metric").cast(dtype))
+    if carry is not None and raw is not None:
+        fresh = raw.filter(~(is_offset & (pl.col("value") < 0))).with_columns(pack_key_expr(spec).alias("_k"))
+        if fresh.get_column("_k").n_unique() == fresh.height:
+            return _rates_joined(fresh, carry, spec, is_offset, names)
+    return _rates_sorted(frame, spec, is_offset, names)
+
+
+def _rates_joined(
+    fresh: pl.DataFrame, carry: pl.DataFrame, spec: Any, is_offset: pl.Expr, names: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    prev = carry.select(pack_key_expr(spec).alias("_k"), pl.col("value").alias("_pv"), pl.col("ts").alias("_pt"))
+    v, pv = pl.col("value"), pl.col("_pv")
+    delta = v - pv
+    increase = pl.when(delta >= 0).then(delta).when(is_offset).then(None).otherwise(v)
+    seconds = (pl.col("ts") - pl.col("_pt")).dt.total_microseconds().cast(pl.Float64) / 1e6
+    rate = pl.when(pv.is_null() | (seconds <= 0)).then(None).otherwise(increase / seconds)
+    joined = fresh.lazy().join(prev.lazy(), on="_k", how="left", maintain_order="left")
+    rated = (
+        joined.with_columns(rate.alias("value"))
+        .filter(pl.col("value").is_not_null())
+        .join(names.lazy(), on="metric", how="left", maintain_order="left")
+        .with_columns(pl.col("_rate_metric").alias("metric"))
+        .select(carry.columns)
+    )
+    kept = carry.lazy().with_columns(pack_key_expr(spec).alias("_k")).join(
+        fresh.lazy().select("_k"), on="_k", how="anti"
+    )
+    new_carry = pl.concat([kept.drop("_k"), fresh.lazy().drop("_k")])
+    rated_df, carry_df = pl.collect_all([rated, new_carry])
+    return rated_df, carry_df
+
+
+def _rates_sorted(
+    frame: pl.DataFrame, spec: Any, is_offset: pl.Expr, names: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     # One lazy plan, collected once for both outputs (the sorted base is shared).
     work = (
         frame.lazy()
@@ -383,12 +431,7 @@ def _rates_packed(
     increase = pl.when(delta >= 0).then(delta).when(is_offset).then(None).otherwise(v)
     seconds = (t - t.shift(1)).dt.total_microseconds().cast(pl.Float64) / 1e6
     rate = pl.when((k != k.shift(1)).fill_null(True) | (seconds <= 0)).then(None).otherwise(increase / seconds)
-    dtype = frame.schema["metric"]
     # Rename raw counter -> rate metric through a tiny table (no per-row string work).
-    names = pl.DataFrame(
-        {"metric": list(counters), "_rate_metric": [r for r, _ in counters.values()]},
-        schema={"metric": pl.String, "_rate_metric": pl.String},
-    ).with_columns(pl.col("metric").cast(dtype), pl.col("_rate_metric").cast(dtype))
     rated = (
         work.with_columns(rate.alias("value"))
         .filter(pl.col("value").is_not_null())
