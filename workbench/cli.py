@@ -16,6 +16,7 @@ import polars as pl
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from workbench.config import settings
@@ -554,7 +555,9 @@ def main() -> None:
     except WorkbenchError as err:
         if _state["debug"]:
             raise
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        # One line whatever the message holds (a YAML parser's problem mark spans several).
+        message = " ".join(part.strip() for part in str(err).splitlines() if part.strip())
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)
