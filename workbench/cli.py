@@ -572,7 +572,12 @@ def main() -> None:
             sys.exit(err.exit_code)
         if _state["debug"]:
             raise
-        err_console.print(f"[bold red]unexpected error:[/] {type(err).__name__}: {err} (rerun with --debug)")
+        message = " ".join(part.strip() for part in str(err).splitlines() if part.strip())
+        err_console.print(
+            f"[bold red]unexpected error:[/] {type(err).__name__}: {escape(message)} (rerun with --debug)",
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(2)
 
 
