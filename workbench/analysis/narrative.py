@@ -269,7 +269,13 @@ def narrate_episode(causes: pl.DataFrame) -> str:
         close = (
             runner["score"] is not None and top["score"] is not None and runner["score"] >= 0.9 * top["score"]
         )
-        if close and runner["cause"] not in ("backlog_growth", "traffic_shift", top["cause"]):
+        # a peer's replication alarm is what a departed broker causes, not an alternative to it
+        consequence = top["cause"] == "broker_down" and runner["cause"] == "broker_failure"
+        if (
+            close
+            and not consequence
+            and runner["cause"] not in ("backlog_growth", "traffic_shift", top["cause"])
+        ):
             text += f" (or {describe_cause(runner).split(' ', 1)[1]})"
     return text + "."
 
