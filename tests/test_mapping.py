@@ -348,3 +348,17 @@ def test_repeated_samples_are_quarantined_and_counted() -> None:
     assert result.quarantined["reason"].to_list() == ["duplicate (series, ts)"]
     assert result.counts["samples_repeated"] == 1
     assert result.counts["samples_in"] == 3
+
+
+def test_series_keep_their_own_rabbitmq_node_when_identities_have_no_join_label() -> None:
+    """A fleet-wide history (the simulator's export, a backfill) has one identity per node and
+    no ``instance``: every series keeps the node its own labels name, none is folded into one."""
+    records = []
+    for node, used in (("rabbit@a", 1.0e9), ("rabbit@b", 2.0e9)):
+        labels = {"rabbitmq_cluster": "c", "rabbitmq_node": node}
+        records.append(("rabbitmq_identity_info", labels, T0, 1.0))
+        records.append(("rabbitmq_process_resident_memory_bytes", labels, T0, used))
+        records.append(("rabbitmq_queue_messages_ready", {**labels, "vhost": "/", "queue": "q"}, T0, 5.0))
+    result = map_samples(SampleSet.from_records(records, source="test"))
+    assert rows(result, "memory_used_bytes", "node") == [("rabbit@a", 1.0e9), ("rabbit@b", 2.0e9)]
+    assert set(result.frame["cluster"].unique()) == {"c"}

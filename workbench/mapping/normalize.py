@@ -235,21 +235,28 @@ def _context(series: pl.DataFrame, table: MappingTable, default_cluster: str) ->
                     .join(info, on="_join", how="left", maintain_order="left")
                     .drop("_join")
                 )
-            elif info.height == 1:  # one scrape target (a file): everything belongs to it
+            elif rows.select(_label(cl, cols).alias("c"), _label(nl, cols).alias("n")).unique().height == 1:
+                # One scrape target (a file): everything belongs to it. (Several identities
+                # without a join label, as in a history of a whole fleet, name no one node.)
                 out = out.with_columns(
                     pl.lit(info["_id_cluster"][0], dtype=pl.String).alias("_id_cluster"),
                     pl.lit(info["_id_node"][0], dtype=pl.String).alias("_id_node"),
                 )
             if "_id_cluster" in out.columns:
                 identity_cluster, identity_node = pl.col("_id_cluster"), pl.col("_id_node")
+    # A series' own identity labels (as a Prometheus relabelling or a fleet-wide export adds
+    # them) win over the identity join, which only fills in what the series do not carry.
+    own_cluster = _label(ident.get("cluster_label", ""), cols) if ident else pl.lit(None, dtype=pl.String)
+    own_node = _label(ident.get("node_label", ""), cols) if ident else pl.lit(None, dtype=pl.String)
     cluster = pl.coalesce(
+        own_cluster,
         identity_cluster,
         *[_alternatives(spec, cols) for spec in table.cluster_labels],
         pl.lit(default_cluster),
     )
     out = out.with_columns(cluster.alias("_cluster"))
     node = pl.coalesce(
-        identity_node, *[_alternatives(s, cols) for s in table.node_labels], pl.col("_cluster")
+        own_node, identity_node, *[_alternatives(s, cols) for s in table.node_labels], pl.col("_cluster")
     )
     return out.with_columns(node.alias("_node")).drop("_id_cluster", "_id_node", strict=False)
 
