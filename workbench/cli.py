@@ -465,7 +465,7 @@ def learn_command(
 
             if not _state["debug"] and logging.getLogger().level > logging.INFO:
                 logging.getLogger("distributed").setLevel(logging.WARNING)  # dask logs its start-up at INFO
-            client = stack.enter_context(Client(scheduler) if scheduler else Client())
+            client = stack.enter_context(Client(scheduler) if scheduler else Client())  # type: ignore[no-untyped-call]
             console.print(f"Dask scheduler {client.scheduler.address} (dashboard {client.dashboard_link})")
         task = bar.add_task("learn", total=None)
         findings = learn_dataset(
