@@ -55,12 +55,17 @@ def test_append_is_idempotent(tmp_path):
 def test_append_counts_rows_stored_before_with_another_value(tmp_path):
     store = Store(tmp_path)
     store.append("a", batch(0), source="s")
-    changed = batch(0).with_columns(pl.when(pl.int_range(pl.len()) < 3).then(pl.col("value") + 1).otherwise("value"))
+    changed = batch(0).with_columns(
+        pl.when(pl.int_range(pl.len()) < 3).then(pl.col("value") + 1).otherwise("value")
+    )
     again = store.append("a", changed, source="s")
     assert (again.added, again.already_stored, again.conflicting) == (0, ROWS_PER_BATCH, 3)
     assert store.manifest("a").history[-1]["conflicting"] == 3
-    assert store.scan("a").collect().sort("ts", "entity", "metric").equals(
-        batch(0).sort("ts", "entity", "metric").select(store.scan("a").collect_schema().names())
+    assert (
+        store.scan("a")
+        .collect()
+        .sort("ts", "entity", "metric")
+        .equals(batch(0).sort("ts", "entity", "metric").select(store.scan("a").collect_schema().names()))
     )
 
 
