@@ -32,7 +32,7 @@ from typing import cast
 
 import polars as pl
 
-from workbench.analysis.windows import group_by_packed_key
+from workbench.analysis.windows import group_by_packed_key, segment_stats
 from workbench.catalog import metrics
 from workbench.errors import ParameterError, SchemaError
 from workbench.mapping.rates import pack_key_expr, series_key_spec, unpack_key_exprs
@@ -124,7 +124,12 @@ def _aggregate(children: pl.DataFrame, percentiles: Sequence[float]) -> pl.DataF
     if spec is None:
         return children.group_by(["ts", *keys]).agg(aggs).sort(["cluster", "parent", "metric", "ts"])
     t0 = children.get_column("ts").min()
-    grouped, _ = group_by_packed_key(work.with_columns(pack_key_expr(spec).alias("_k")), "_k", aggs, time_aware=False)
+    work = work.with_columns(pack_key_expr(spec).alias("_k"))
+    grouped = None
+    if not percentiles:
+        grouped = segment_stats(work.get_column("_k"), work.get_column("value"), ["sum", "max", "min", "mean", "n"])
+    if grouped is None:
+        grouped, _ = group_by_packed_key(work, "_k", aggs, time_aware=False)
     out = grouped.with_columns(unpack_key_exprs(spec, "_k"))
     return out.with_columns((pl.lit(t0, dtype=ts_dtype) + pl.duration(milliseconds=pl.col("_t"))).alias("ts")).drop(
         "_k", "_t"

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TypeVar, cast
 
+import numpy as np
 import polars as pl
 
 from workbench.catalog import metrics
@@ -36,9 +37,11 @@ from workbench.errors import ParameterError, SchemaError
 from workbench.mapping.rates import pack_key_expr, series_key_spec, unpack_key_exprs
 
 __all__ = [
+    "SEGMENT_STATS",
     "STATS",
     "TIME_AGGREGATES",
     "sliding_window",
+    "segment_stats",
     "time_aggregate_table",
     "window_aggregate",
 ]
@@ -148,6 +151,99 @@ def _choose_primary(out: FrameT, aggregate: str | None) -> FrameT:
     )
     drop = ["_agg_mean", "_agg_last", "_agg_max", *(["_choice"] if isinstance(out, pl.DataFrame) else [])]
     return out.with_columns(value.alias("value")).drop(drop)
+
+
+#: Statistics :func:`segment_stats` computes with NumPy segment reductions.
+SEGMENT_STATS: frozenset[str] = frozenset({"n", "sum", "min", "max", "mean", "first", "last"})
+
+
+def segment_stats(
+    keys: pl.Series,
+    values: pl.Series,
+    stats: Sequence[str],
+    *,
+    names: Sequence[str] | None = None,
+    time: pl.Series | None = None,
+) -> pl.DataFrame | None:
+    """Per-key statistics of a float column grouped on an integer key, by segment reductions.
+
+    The rows are put in key order (a stable argsort of the key alone, not of
+    the whole frame), then every group is one contiguous segment reduced with
+    ``numpy.ufunc.reduceat``: several times cheaper than a group-by, which
+    hashes or runs single-threaded over the whole frame. ``first``/``last``
+    are positional: with ``time`` given they are only computed when every
+    group is in time order. Returns None, so the caller uses its Polars
+    group-by, when ``values`` is not Float64 or holds a null or NaN (Polars'
+    aggregates skip those; these reductions would not), or when ``first`` /
+    ``last`` are asked for and a group is out of time order.
+
+    Parameters
+    ----------
+    keys : polars.Series
+        Integer group key (e.g. a packed series/window key).
+    values : polars.Series
+        Float64 values, aligned with ``keys``.
+    stats : sequence of str
+        Names from :data:`SEGMENT_STATS`.
+    names : sequence of str, optional
+        Output column names (default: the stat names).
+    time : polars.Series, optional
+        Sample times aligned with ``keys``, to check the time order that
+        ``first``/``last`` rely on.
+
+    Returns
+    -------
+    polars.DataFrame or None
+        The key column (sorted, one row per key) and one column per stat
+        (``n`` as UInt32, the others Float64), or None (see above).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> out = segment_stats(pl.Series("k", [2, 1, 2]), pl.Series("v", [1.0, 5.0, 3.0]), ["sum", "n", "last"])
+    >>> out.rows()
+    [(1, 5.0, 1, 5.0), (2, 4.0, 2, 3.0)]
+    """
+    if any(s not in SEGMENT_STATS for s in stats):
+        raise ParameterError("stats", allowed=f"names from {sorted(SEGMENT_STATS)}", received=list(stats))
+    if values.dtype != pl.Float64 or not keys.dtype.is_integer() or values.null_count() or keys.null_count():
+        return None
+    if time is not None and time.null_count():
+        return None
+    v = values.to_numpy()
+    if np.isnan(v).any():
+        return None
+    k = keys.to_numpy()
+    t = time.to_physical().to_numpy() if time is not None and ("first" in stats or "last" in stats) else None
+    if len(k) > 1 and not bool((k[1:] >= k[:-1]).all()):
+        # Polars' multithreaded stable sort of the narrow (key, value[, time]) frame.
+        narrow = {"k": keys, "v": values, **({"t": time.to_physical()} if t is not None and time is not None else {})}
+        ordered = pl.DataFrame(narrow).sort("k", maintain_order=True)
+        k, v = ordered.get_column("k").to_numpy(), ordered.get_column("v").to_numpy()
+        t = ordered.get_column("t").to_numpy() if t is not None else None
+    if t is not None and len(t) > 1 and not bool(((k[1:] != k[:-1]) | (t[1:] >= t[:-1])).all()):
+        return None
+    if len(k) == 0:
+        starts = np.zeros(0, dtype=np.int64)
+    else:
+        starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+    ends = np.append(starts[1:], len(k))
+    columns: dict[str, pl.Series] = {keys.name: pl.Series(keys.name, k[starts], dtype=keys.dtype)}
+    total = None
+    for stat, name in zip(stats, names or stats, strict=True):
+        if stat == "n":
+            col = pl.Series(name, ends - starts, dtype=pl.UInt32)
+        elif stat in ("sum", "mean"):
+            if total is None:
+                total = np.add.reduceat(v, starts) if len(starts) else np.zeros(0)
+            col = pl.Series(name, total if stat == "sum" else total / (ends - starts))
+        elif stat in ("min", "max"):
+            ufunc = np.minimum if stat == "min" else np.maximum
+            col = pl.Series(name, ufunc.reduceat(v, starts) if len(starts) else np.zeros(0))
+        else:
+            col = pl.Series(name, v[starts] if stat == "first" else v[ends - 1])
+        columns[name] = col
+    return pl.DataFrame(columns)
 
 
 def group_by_packed_key(frame: pl.DataFrame, key: str, aggs: list[pl.Expr], *, time_aware: bool = True) -> tuple[pl.DataFrame, bool]:
@@ -328,8 +424,17 @@ def _tumbling_packed(
         one_per_window = bool(work.select((k > k.shift(1)).fill_null(True).all()).item())
     else:
         one_per_window = work.get_column("_k").n_unique() == work.height
-        if not one_per_window:
-            work = work.sort("_k", maintain_order=True)
+    segments = None
+    candidates = [aggregate] if aggregate is not None else ["mean", "last", "max"]
+    plain = not ("source" in work.columns and "source" not in keys) and len(set(stats)) == len(stats)
+    if not one_per_window and plain:
+        # Segment reductions on (key, value) alone instead of sorting and grouping the frame.
+        segments = segment_stats(
+            work.get_column("_k"), work.get_column("value"), [*candidates, *stats],
+            names=[*(f"_agg_{c}" for c in candidates), *stats], time=work.get_column("ts"),
+        )
+    if not one_per_window and segments is None and not in_key_order:
+        work = work.sort("_k", maintain_order=True)
     start_us = ((k % (1 << window_bits)) + lo) * every_us + offset_us
     tu = ts_dtype.time_unit or "us"
     start = pl.from_epoch(start_us, time_unit="us").cast(pl.Datetime(tu))
@@ -340,9 +445,12 @@ def _tumbling_packed(
         per_row = {s: (v.is_not_null().cast(pl.UInt32) if s == "n" else v).alias(s) for s in stats}
         source = [pl.col("source")] if "source" in work.columns and "source" not in keys else []
         return work.select(start.alias("ts"), *keys, v, *per_row.values(), *source), True
-    in_order = bool(work.select(((k != k.shift(1)) | (t >= t.shift(1))).fill_null(True).all()).item())
-    work = work.with_columns(k.set_sorted())
-    out = work.group_by("_k", maintain_order=True).agg(_candidates(aggregate, sorted_in_time=in_order) + extra)
+    if segments is not None:
+        out = segments
+    else:
+        in_order = bool(work.select(((k != k.shift(1)) | (t >= t.shift(1))).fill_null(True).all()).item())
+        work = work.with_columns(k.set_sorted())
+        out = work.group_by("_k", maintain_order=True).agg(_candidates(aggregate, sorted_in_time=in_order) + extra)
     out = out.with_columns(start.alias("ts"), *unpack_key_exprs(spec, "_k", low_bits=window_bits))
     return out.drop("_k"), False
 
