@@ -40,8 +40,8 @@ __all__ = [
     "SEGMENT_STATS",
     "STATS",
     "TIME_AGGREGATES",
-    "sliding_window",
     "segment_stats",
+    "sliding_window",
     "time_aggregate_table",
     "window_aggregate",
 ]
