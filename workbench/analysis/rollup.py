@@ -97,8 +97,11 @@ def _finest_levels(frame: pl.DataFrame) -> dict[str, list[str]]:
     return chosen
 
 
-def _cluster_children(frame: pl.DataFrame, skip_levels: Sequence[str] = ()) -> pl.DataFrame:
-    chosen = {lv: ms for lv, ms in _finest_levels(frame).items() if lv not in skip_levels}
+def _cluster_children(
+    frame: pl.DataFrame, skip_levels: Sequence[str] = (), finest: dict[str, list[str]] | None = None
+) -> pl.DataFrame:
+    finest = _finest_levels(frame) if finest is None else finest
+    chosen = {lv: ms for lv, ms in finest.items() if lv not in skip_levels}
     if not chosen:
         return frame.clear().with_columns(pl.col("cluster").alias("parent"))
     condition = pl.any_horizontal(
@@ -270,7 +273,7 @@ def rollup_topology(
     [('vhost', '/', 1.0), ('vhost', 'shop', 5.0), ('cluster', 'r', 6.0)]
     """
     data = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
-    levels = set(data.get_column("level").cast(pl.String).unique().to_list())
+    levels = set(data.get_column("level").unique().cast(pl.String).to_list())  # distinct first, then cast
     targets = []
     if "partition" in levels:
         targets += ["topic", "consumer_group"]
@@ -294,7 +297,8 @@ def rollup_topology(
 
 def _cluster_composed(data: pl.DataFrame, topics: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
     """Cluster rollup: partition metrics from their topic/group rollups, the rest directly."""
-    partition_metrics = _finest_levels(data).get("partition", [])
+    finest = _finest_levels(data)
+    partition_metrics = finest.get("partition", [])
     partials = pl.concat([topics, groups], how="vertical_relaxed").filter(pl.col("metric").is_in(partition_metrics))
     composed = (
         partials.group_by("provider", "cluster", "metric", "ts")
@@ -313,7 +317,7 @@ def _cluster_composed(data: pl.DataFrame, topics: pl.DataFrame, groups: pl.DataF
         pl.lit("rollup:cluster").alias("source"),
     ).select("ts", "provider", "cluster", "level", "entity", "metric", "value", "source",
              "sum", "max", "min", "mean", "n")
-    rest_children = _cluster_children(data, skip_levels=("partition",))
+    rest_children = _cluster_children(data, skip_levels=("partition",), finest=finest)
     if rest_children.is_empty():
         return composed.sort("cluster", "metric", "ts")
     rest = _aggregate(rest_children, ())
