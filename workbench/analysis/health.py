@@ -70,8 +70,20 @@ _GROUP = ("cluster", "level", "entity")
 _CATEGORICAL = ("provider", "cluster", "level", "entity", "metric", "source")
 
 
+def _mask_name(metric_names: Sequence[str]) -> str:
+    return "_is:" + "|".join(sorted(metric_names))
+
+
 def _of(metric_names: Sequence[str]) -> pl.Expr:
-    return pl.col("_metric").is_in(list(metric_names))
+    # A boolean column computed once per row before grouping (see _masks), not a
+    # string comparison repeated inside every group's aggregation.
+    return pl.col(_mask_name(metric_names))
+
+
+def _masks() -> list[pl.Expr]:
+    """One boolean column per set of metric names that :func:`_features` reads."""
+    sets = {_mask_name(n): n for n in _MASK_SETS}
+    return [pl.col("_metric").is_in(list(names)).alias(name) for name, names in sets.items()]
 
 
 def _mean(names: Sequence[str]) -> pl.Expr:
@@ -82,6 +94,26 @@ def _at(names: Sequence[str], which: str) -> pl.Expr:
     mask = _of(names)
     ts = pl.col("ts").filter(mask)
     return pl.col("value").filter(mask).get(ts.arg_max() if which == "last" else ts.arg_min())
+
+
+_MASK_SETS: tuple[tuple[str, ...], ...] = (
+    ("consumer_status",),
+    _INPUTS["lag_trend"],
+    ("messages_in_per_s", "published_per_s"),
+    ("messages_out_per_s", "acked_per_s"),
+    ("redelivered_per_s",),
+    ("dead_lettered_per_s",),
+    ("dlq_depth_messages",),
+    ("under_replicated_partitions",),
+    ("offline_partitions",),
+    ("partitions",),
+    ("active_controllers",),
+    _INPUTS["alarms"],
+    ("memory_used_bytes",),
+    ("memory_limit_bytes",),
+    ("disk_free_bytes",),
+    *_INPUTS.values(),
+)
 
 
 def _features() -> list[pl.Expr]:
@@ -236,6 +268,7 @@ def health_scores(
     if every is not None:
         data = data.with_columns(pl.col("ts").dt.truncate(every).alias("_window"))
         group.append("_window")
+    data = data.with_columns(_masks())
     feats = data.group_by(group).agg(*_features(), pl.col("ts").min().alias("_span_start"))
     feats = feats.with_columns((pl.col("_mem_used") / pl.col("_mem_limit")).alias("memory_utilisation"))
     bad = _badness(backlog_floor, disk_floor_bytes)
