@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
 import polars as pl
@@ -285,14 +286,30 @@ def rollup_topology(
     if not percentiles and "partition" in levels:
         # Without percentiles the cluster rollup of partition metrics composes exactly from the
         # topic and group rollups (sum of sums, max of maxes, ...): far fewer rows to group.
-        parts = [rollup(data, to=t, queue_nodes=queue_nodes, percentiles=()) for t in targets[:-1]]
+        parts = _in_threads(data, targets[:-1], queue_nodes, ())
         parts.append(_cluster_composed(data, parts[0], parts[1]))
     else:
-        parts = [rollup(data, to=t, queue_nodes=queue_nodes, percentiles=percentiles) for t in targets]
+        parts = _in_threads(data, targets, queue_nodes, percentiles)
     parts = [p for p in parts if not p.is_empty()]
     if not parts:
         return rollup(data, to="cluster", percentiles=percentiles)
     return pl.concat(parts, how="vertical_relaxed")
+
+
+def _in_threads(
+    data: pl.DataFrame, targets: Sequence[str], queue_nodes: pl.DataFrame | None, percentiles: Sequence[float]
+) -> list[pl.DataFrame]:
+    """The rollups to ``targets``, two at a time (in target order).
+
+    They are independent; Polars and NumPy release the GIL, and much of a
+    rollup (segment reductions, sorted group-bys) runs on one core, so two
+    threads keep both cores of a small machine busy.
+    """
+    if len(targets) < 2:
+        return [rollup(data, to=t, queue_nodes=queue_nodes, percentiles=percentiles) for t in targets]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(rollup, data, to=t, queue_nodes=queue_nodes, percentiles=percentiles) for t in targets]
+        return [f.result() for f in futures]
 
 
 def _cluster_composed(data: pl.DataFrame, topics: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
