@@ -146,8 +146,9 @@ def series_key_spec(frame: pl.DataFrame, keys: Sequence[str], *, spare_bits: int
     """
     spec: KeySpec = []
     total = spare_bits
+    schema = frame.schema  # built once: a schema lookup per key costs more than the codes' min/max
     for k in keys:
-        dtype = frame.schema[k]
+        dtype = schema[k]
         if not _packable(dtype):
             return None
         phys = frame.get_column(k).to_physical()
