@@ -215,12 +215,22 @@ def segment_stats(
         return None
     k = keys.to_numpy()
     t = time.to_physical().to_numpy() if time is not None and ("first" in stats or "last" in stats) else None
+    run_order = None  # set when groups are contiguous runs but the runs are out of key order
     if len(k) > 1 and not bool((k[1:] >= k[:-1]).all()):
-        # Polars' multithreaded stable sort of the narrow (key, value[, time]) frame.
-        narrow = {"k": keys, "v": values, **({"t": time.to_physical()} if t is not None and time is not None else {})}
-        ordered = pl.DataFrame(narrow).sort("k", maintain_order=True)
-        k, v = ordered.get_column("k").to_numpy(), ordered.get_column("v").to_numpy()
-        t = ordered.get_column("t").to_numpy() if t is not None else None
+        starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+        run_keys = pl.Series(k[starts])
+        order = run_keys.arg_sort().to_numpy()
+        ordered_keys = k[starts][order]
+        if bool((ordered_keys[1:] > ordered_keys[:-1]).all()):
+            # Every key is one contiguous run (series stored one after another, time-sorted):
+            # reduce the runs where they are and put only the results in key order.
+            run_order = order
+        else:
+            # Polars' multithreaded stable sort of the narrow (key, value[, time]) frame.
+            narrow = {"k": keys, "v": values, **({"t": time.to_physical()} if t is not None and time is not None else {})}
+            by_key = pl.DataFrame(narrow).sort("k", maintain_order=True)
+            k, v = by_key.get_column("k").to_numpy(), by_key.get_column("v").to_numpy()
+            t = by_key.get_column("t").to_numpy() if t is not None else None
     if t is not None and len(t) > 1 and not bool(((k[1:] != k[:-1]) | (t[1:] >= t[:-1])).all()):
         return None
     if len(k) == 0:
@@ -228,20 +238,24 @@ def segment_stats(
     else:
         starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
     ends = np.append(starts[1:], len(k))
-    columns: dict[str, pl.Series] = {keys.name: pl.Series(keys.name, k[starts], dtype=keys.dtype)}
+
+    def ordered(reduced: np.ndarray) -> np.ndarray:
+        return reduced if run_order is None else reduced[run_order]
+
+    columns: dict[str, pl.Series] = {keys.name: pl.Series(keys.name, ordered(k[starts]), dtype=keys.dtype)}
     total = None
     for stat, name in zip(stats, names or stats, strict=True):
         if stat == "n":
-            col = pl.Series(name, ends - starts, dtype=pl.UInt32)
+            col = pl.Series(name, ordered(ends - starts), dtype=pl.UInt32)
         elif stat in ("sum", "mean"):
             if total is None:
                 total = np.add.reduceat(v, starts) if len(starts) else np.zeros(0)
-            col = pl.Series(name, total if stat == "sum" else total / (ends - starts))
+            col = pl.Series(name, ordered(total if stat == "sum" else total / (ends - starts)))
         elif stat in ("min", "max"):
             ufunc = np.minimum if stat == "min" else np.maximum
-            col = pl.Series(name, ufunc.reduceat(v, starts) if len(starts) else np.zeros(0))
+            col = pl.Series(name, ordered(ufunc.reduceat(v, starts) if len(starts) else np.zeros(0)))
         else:
-            col = pl.Series(name, v[starts] if stat == "first" else v[ends - 1])
+            col = pl.Series(name, ordered(v[starts] if stat == "first" else v[ends - 1]))
         columns[name] = col
     return pl.DataFrame(columns)
 
@@ -423,7 +437,9 @@ def _tumbling_packed(
     if in_key_order:
         one_per_window = bool(work.select((k > k.shift(1)).fill_null(True).all()).item())
     else:
-        one_per_window = work.get_column("_k").n_unique() == work.height
+        # Two adjacent rows in one window already rule it out; only then is a hash pass needed.
+        adjacent = bool(work.select((k == k.shift(1)).any()).item())
+        one_per_window = not adjacent and work.get_column("_k").n_unique() == work.height
     segments = None
     candidates = [aggregate] if aggregate is not None else ["mean", "last", "max"]
     plain = not ("source" in work.columns and "source" not in keys) and len(set(stats)) == len(stats)
