@@ -120,3 +120,31 @@ def test_errors() -> None:
         window_aggregate(frame.drop("value"), every="5m")
     with pytest.raises(SchemaError, match="'metric'"):
         window_aggregate(frame.drop("metric"), every="5m")
+
+
+@pytest.mark.parametrize("layout", ["sorted", "runs", "shuffled"])
+def test_segment_stats_equal_polars_group_by(layout: str) -> None:
+    """The NumPy segment reductions give Polars' group-by answers in key order, whatever the row layout."""
+    from workbench.analysis.windows import segment_stats
+
+    rng = np.random.default_rng(3)
+    keys = np.repeat(rng.permutation(400), rng.integers(1, 6, 400))
+    if layout == "sorted":
+        keys = np.sort(keys, kind="stable")
+    elif layout == "shuffled":
+        keys = rng.permutation(keys)
+    frame = pl.DataFrame({"k": keys, "v": rng.normal(size=len(keys)), "ts": np.arange(len(keys))})
+    stats = ["n", "sum", "min", "max", "mean", "first", "last"]
+    got = segment_stats(frame["k"], frame["v"], stats, time=frame["ts"])
+    v = pl.col("v")
+    expected = (
+        frame.sort("k", maintain_order=True)
+        .group_by("k", maintain_order=True)
+        .agg(v.count().alias("n"), v.sum().alias("sum"), v.min().alias("min"), v.max().alias("max"),
+             v.mean().alias("mean"), v.first().alias("first"), v.last().alias("last"))
+    )
+    assert got is not None
+    assert_frame_equal(got, expected, rel_tol=1e-12)
+    with_nan = frame.with_columns(pl.when(pl.col("k") == keys[0]).then(float("nan")).otherwise(v).alias("v"))
+    assert segment_stats(with_nan["k"], with_nan["v"], ["max"]) is None
+    assert segment_stats(frame["k"], frame["v"], ["last"], time=frame["ts"].reverse()) is None
