@@ -141,12 +141,19 @@ def _aggregate(children: pl.DataFrame, percentiles: Sequence[float]) -> pl.DataF
 
 
 def _primary(out: pl.DataFrame) -> pl.Expr:
+    # The choice is made once per distinct metric name (few), then applied by membership
+    # tests on the metric column, not by a per-row cast and string lookup.
     lookup = {name: m.aggregate for name, m in metrics().items()}
-    choice = pl.col("metric").cast(pl.String).replace_strict(lookup, default="sum", return_dtype=pl.String)
+    present = out.get_column("metric").unique().cast(pl.String).drop_nulls().to_list()
+    chosen = {name: lookup.get(name, "sum") for name in present}
+
+    def having(*aggregates: str) -> pl.Expr:
+        return pl.col("metric").is_in([n for n, a in chosen.items() if a in aggregates])
+
     return (
-        pl.when(choice == "max").then(pl.col("max"))
-        .when(choice == "min").then(pl.col("min"))
-        .when(choice.is_in(["mean", "last"])).then(pl.col("mean"))
+        pl.when(having("max")).then(pl.col("max"))
+        .when(having("min")).then(pl.col("min"))
+        .when(having("mean", "last")).then(pl.col("mean"))
         .otherwise(pl.col("sum"))
     )
 

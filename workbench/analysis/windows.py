@@ -218,10 +218,11 @@ def segment_stats(
     run_order = None  # set when groups are contiguous runs but the runs are out of key order
     if len(k) > 1 and not bool((k[1:] >= k[:-1]).all()):
         starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
-        run_keys = pl.Series(k[starts])
-        order = run_keys.arg_sort().to_numpy()
-        ordered_keys = k[starts][order]
-        if bool((ordered_keys[1:] > ordered_keys[:-1]).all()):
+        # Worth checking only when runs are several rows long (else it is a sort of every key).
+        few_runs = len(starts) <= len(k) // 2
+        order = pl.Series(k[starts]).arg_sort().to_numpy() if few_runs else None
+        ordered_keys = k[starts][order] if order is not None else None
+        if order is not None and ordered_keys is not None and bool((ordered_keys[1:] > ordered_keys[:-1]).all()):
             # Every key is one contiguous run (series stored one after another, time-sorted):
             # reduce the runs where they are and put only the results in key order.
             run_order = order
