@@ -41,6 +41,7 @@ import polars as pl
 from workbench.analysis.lagstatus import consumer_status_frame
 from workbench.analysis.rollup import rollup_topology
 from workbench.analysis.windows import window_aggregate
+from workbench.durations import polars_duration
 from workbench.errors import ParameterError, SchemaError
 
 __all__ = ["COMPONENTS", "DEFAULT_WEIGHTS", "dataset_health", "health_report", "health_scores"]
@@ -266,7 +267,8 @@ def health_scores(
     )
     group = list(_GROUP)
     if every is not None:
-        data = data.with_columns(pl.col("ts").dt.truncate(every).alias("_window"))
+        window = polars_duration(every, parameter="every")
+        data = data.with_columns(pl.col("ts").dt.truncate(window).alias("_window"))
         group.append("_window")
     data = data.with_columns(_masks())
     feats = data.group_by(group).agg(*_features(), pl.col("ts").min().alias("_span_start"))

@@ -56,6 +56,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from workbench.durations import parse_duration as _parse_duration
 from workbench.errors import ParameterError, SourceError
 from workbench.frames import PROVIDERS
 from workbench.mapping.normalize import MappingResult, map_samples
@@ -77,13 +78,11 @@ logger = logging.getLogger(__name__)
 MAX_POINTS_PER_SERIES = 11_000
 #: Statuses worth retrying: rate limited, and a proxy or an overloaded server.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, "y": 31536000.0}
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 
 
 def parse_duration(text: str | float | dt.timedelta, *, parameter: str = "duration") -> float:
-    """Parse a Prometheus duration (``30s``, ``5m``, ``1h30m``, ``7d``) into seconds.
+    """Parse a positive Prometheus duration (``30s``, ``5m``, ``1h30m``, ``7d``) into seconds.
 
     Examples
     --------
@@ -92,17 +91,7 @@ def parse_duration(text: str | float | dt.timedelta, *, parameter: str = "durati
     >>> parse_duration(15)
     15.0
     """
-    if isinstance(text, dt.timedelta):
-        seconds = text.total_seconds()
-    elif isinstance(text, int | float):
-        seconds = float(text)
-    else:
-        parts = _DURATION.findall(text.strip())
-        if not parts or "".join(n + u for n, u in parts) != text.strip():
-            raise ParameterError(
-                parameter, allowed="a duration such as '30s', '5m', '1h30m', '7d'", received=text
-            )
-        seconds = sum(float(n) * _UNIT_S[u] for n, u in parts)
+    seconds = _parse_duration(text, parameter=parameter).total_seconds()
     if not seconds > 0:
         raise ParameterError(parameter, allowed="a positive duration", received=text)
     return seconds

@@ -217,7 +217,7 @@ def simulate(
     n_days = spec.days if days is None else float(days)
     if not n_days > 0:
         raise ParameterError("days", allowed="a positive number of days", received=days)
-    step_td = spec.step if step is None else parse_duration(step)
+    step_td = spec.step if step is None else parse_duration(step, parameter="step")
     step_seconds = step_td.total_seconds()
     if step_seconds < 1:
         raise ParameterError("step", allowed="a duration of at least 1s, e.g. '1m'", received=step)

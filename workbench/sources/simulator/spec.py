@@ -24,13 +24,13 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from workbench.durations import parse_duration as _parse_duration
 from workbench.errors import ConfigError, ParameterError
 
 __all__ = [
@@ -53,19 +53,8 @@ __all__ = [
     "scenario_to_yaml",
 ]
 
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-
-
-def parse_duration(value: str | float | dt.timedelta) -> dt.timedelta:
-    """Parse ``"90s"``, ``"15m"``, ``"2d6h"``, ISO ``"PT1H"`` or a timedelta.
-
-    Bare numbers are seconds.
-
-    Raises
-    ------
-    ParameterError
-        If the text is not a duration.
+def parse_duration(value: str | float | dt.timedelta, *, parameter: str = "duration") -> dt.timedelta:
+    """Parse ``"90s"``, ``"15m"``, ``"2d6h"``, ISO ``"PT1H"`` or a timedelta (see :mod:`workbench.durations`).
 
     Examples
     --------
@@ -74,34 +63,7 @@ def parse_duration(value: str | float | dt.timedelta) -> dt.timedelta:
     >>> parse_duration(45)
     datetime.timedelta(seconds=45)
     """
-    if isinstance(value, dt.timedelta):
-        return value
-    if isinstance(value, bool):
-        raise ParameterError("duration", allowed="a duration like '15m' or '2d6h'", received=value)
-    if isinstance(value, int | float):
-        return dt.timedelta(seconds=float(value))
-    text = str(value).strip().lower().replace(" ", "")
-    if text.startswith(("p", "-p")):
-        from pydantic import TypeAdapter
-
-        try:
-            return TypeAdapter(dt.timedelta).validate_python(text.upper())
-        except ValidationError as err:
-            raise ParameterError(
-                "duration", allowed="a duration like '15m', '2d6h' or ISO 'PT15M'", received=value
-            ) from err
-    pos = 0
-    total = 0.0
-    for match in _DURATION_RE.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or not text:
-        raise ParameterError(
-            "duration", allowed="a duration like '15m', '2d6h' or ISO 'PT15M'", received=value
-        )
-    return dt.timedelta(seconds=total)
+    return _parse_duration(value, parameter=parameter)
 
 
 def format_duration(value: dt.timedelta) -> str:
