@@ -190,3 +190,14 @@ def test_cli_learn_reads_and_writes_the_store(isolated_settings: object) -> None
     missing = CliRunner().invoke(app, ["learn", "nope"])  # workbench.cli.main prints it as one line
     assert missing.exit_code != 0
     assert isinstance(missing.exception, NotFoundError)
+
+
+def test_dead_letter_queues_get_no_recovery_forecast():
+    from workbench.analysis.learn import _is_dead_letter
+
+    assert _is_dead_letter("dlq_depth_messages", "rabbit-prod-1")
+    assert _is_dead_letter("queue_depth_messages", "billing/invoices.dlq")
+    assert _is_dead_letter("queue_depth_messages", "image-resize-dlq")
+    assert _is_dead_letter("consumer_lag_messages", "orders.dead-letter")
+    assert not _is_dead_letter("queue_depth_messages", "billing/invoices")
+    assert not _is_dead_letter("queue_depth_messages", "headlines")

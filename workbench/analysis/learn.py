@@ -20,6 +20,7 @@ frame (:data:`workbench.frames.FINDING_SCHEMA`).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -156,6 +157,14 @@ def _seasonality_findings(entity_frame: pl.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+_DEAD_LETTER = re.compile(r"(^|[./_-])(dlq|dlx|dead[._-]?letters?)($|[./_-])", re.IGNORECASE)
+
+
+def _is_dead_letter(metric: str, entity: str) -> bool:
+    """True for DLQ depth or a queue/topic whose name marks it as dead letters."""
+    return metric == "dlq_depth_messages" or bool(_DEAD_LETTER.search(entity))
+
+
 def _forecast_findings(entity_frame: pl.DataFrame, config: LearnConfig) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     wanted = entity_frame.filter(pl.col("metric").is_in(list(config.forecast_metrics)))
@@ -180,7 +189,9 @@ def _forecast_findings(entity_frame: pl.DataFrame, config: LearnConfig) -> list[
         )
         head = series.row(0, named=True)
         unit_text = str(metric).replace("_", " ")
-        if elevated:
+        # A dead-letter queue only drains when someone redrives it: "not expected to recover"
+        # is its normal state, not a finding (its growth is the anomaly detector's job).
+        if elevated and not _is_dead_letter(str(metric), str(head["entity"])):
             hit = time_until_threshold(forecast, typical * 1.2, direction="below")
             wait = hit.seconds_until(last_ts)
             when = (

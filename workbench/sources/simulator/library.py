@@ -177,7 +177,7 @@ def import_scenario(path: str | Path, *, overwrite: bool = False) -> ScenarioSpe
     target = directory / f"{spec.name}.yaml"
     if target.exists() and not overwrite:
         raise ConfigError(
-            f"an imported scenario named {spec.name!r} exists at {target}; pass overwrite=True to replace it"
+            f"an imported scenario named {spec.name!r} exists at {target}; pass overwrite=True (CLI: --overwrite) to replace it"
         )
     try:
         directory.mkdir(parents=True, exist_ok=True)
