@@ -59,8 +59,11 @@ T0 = np.datetime64("2026-01-05T00:00", "ms")
 
 def entities(n: int) -> pl.DataFrame:
     """A mixed fleet of n entities."""
-    kinds = [("kafka", "kafka-1", "partition", "topic-{t}/{p}"), ("rabbitmq", "rabbit-1", "queue", "queue-{i}"),
-             ("sqs", "acct/eu-west-1", "queue", "sqs-{i}")]
+    kinds = [
+        ("kafka", "kafka-1", "partition", "topic-{t}/{p}"),
+        ("rabbitmq", "rabbit-1", "queue", "queue-{i}"),
+        ("sqs", "acct/eu-west-1", "queue", "sqs-{i}"),
+    ]
     rows = []
     for i in range(n):
         provider, cluster, level, pattern = kinds[i % 3]
@@ -75,7 +78,9 @@ def fleet(n_entities: int, minutes: int, seed: int = 1) -> pl.DataFrame:
     ts = T0 + np.arange(minutes).astype("timedelta64[m]").astype("timedelta64[ms]")
     daily = np.sin(np.arange(minutes) / 1440 * 2 * np.pi)
     frames = []
-    series_metric = np.where(keys["level"].to_numpy() == "partition", "consumer_lag_messages", "queue_depth_messages")
+    series_metric = np.where(
+        keys["level"].to_numpy() == "partition", "consumer_lag_messages", "queue_depth_messages"
+    )
     for metric in ("health_score", "series"):
         level = rng.uniform(50, 500, n_entities)[:, None]
         values = level * (1.3 + daily[None, :]) + rng.normal(0, 5, (n_entities, minutes))
@@ -83,17 +88,21 @@ def fleet(n_entities: int, minutes: int, seed: int = 1) -> pl.DataFrame:
             values = np.clip(100 - np.abs(rng.normal(0, 4, (n_entities, minutes))), 0, 100)
             dips = rng.integers(0, minutes - 60, n_entities // 10)
             for row, start in zip(rng.choice(n_entities, len(dips), replace=False), dips, strict=True):
-                values[row, start:start + 60] = rng.uniform(5, 40)
-        frames.append(pl.DataFrame({
-            "ts": np.tile(ts, n_entities),
-            "provider": np.repeat(keys["provider"].to_numpy(), minutes),
-            "cluster": np.repeat(keys["cluster"].to_numpy(), minutes),
-            "level": np.repeat(keys["level"].to_numpy(), minutes),
-            "entity": np.repeat(keys["entity"].to_numpy(), minutes),
-            "metric": np.repeat(series_metric, minutes) if metric == "series" else metric,
-            "value": np.abs(values).ravel(),
-            "source": "file:benchmark",
-        }))
+                values[row, start : start + 60] = rng.uniform(5, 40)
+        frames.append(
+            pl.DataFrame(
+                {
+                    "ts": np.tile(ts, n_entities),
+                    "provider": np.repeat(keys["provider"].to_numpy(), minutes),
+                    "cluster": np.repeat(keys["cluster"].to_numpy(), minutes),
+                    "level": np.repeat(keys["level"].to_numpy(), minutes),
+                    "entity": np.repeat(keys["entity"].to_numpy(), minutes),
+                    "metric": np.repeat(series_metric, minutes) if metric == "series" else metric,
+                    "value": np.abs(values).ravel(),
+                    "source": "file:benchmark",
+                }
+            )
+        )
     frame = pl.concat(frames).with_columns(pl.col("ts").dt.replace_time_zone("UTC"))
     return frame.cast(CANONICAL_SCHEMA)  # type: ignore[arg-type]
 
@@ -101,9 +110,17 @@ def fleet(n_entities: int, minutes: int, seed: int = 1) -> pl.DataFrame:
 def chrome() -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--js-flags=--max-old-space-size=8192"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--js-flags=--max-old-space-size=8192",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(600)
@@ -142,13 +159,18 @@ def callback_latencies(base: str, keys: pl.DataFrame, n: int, seed: int) -> list
     session = requests.Session()
     out = []
     for row in picks.iter_rows(named=True):
-        search = "?" + entity_href(DATASET, row["provider"], row["cluster"], row["level"], row["entity"]).split("?")[1]
+        search = (
+            "?"
+            + entity_href(DATASET, row["provider"], row["cluster"], row["level"], row["entity"]).split("?")[1]
+        )
         # The drill-down is the routing callback for /entity (it builds the entity view).
         payload = {
             "output": "page.children",
             "outputs": {"id": "page", "property": "children"},
-            "inputs": [{"id": "url", "property": "pathname", "value": "/entity"},
-                       {"id": "url", "property": "search", "value": search}],
+            "inputs": [
+                {"id": "url", "property": "pathname", "value": "/entity"},
+                {"id": "url", "property": "search", "value": search},
+            ],
             "changedPropIds": ["url.search"],
             "state": [],
         }
@@ -181,8 +203,10 @@ def main() -> None:
         store = Store(tmp_path / "store")
         store.append(DATASET, frame, source="file:benchmark")
         keys = entities(n_entities)
-        print(f"stored {frame.height:,} rows ({n_entities} entities × {minutes} minutes × 2 metrics) "
-              f"in {time.perf_counter() - t:.1f}s")
+        print(
+            f"stored {frame.height:,} rows ({n_entities} entities × {minutes} minutes × 2 metrics) "
+            f"in {time.perf_counter() - t:.1f}s"
+        )
 
         app = create_app(store, registry=CollectorRegistry(), credentials=None, reports_dir=tmp_path)
         server = create_server(app.server, host="127.0.0.1", port=0, threads=4)
@@ -196,7 +220,8 @@ def main() -> None:
             warm = [time_to_rendered(driver, url, 1, 120) for _ in range(repeats)]
             heat = driver.execute_script(
                 "const p = document.querySelector('#ov-heatmap .js-plotly-plot'); "
-                "const z = p.calcdata[0][0].z; return [z.length, z[0].length];")
+                "const z = p.calcdata[0][0].z; return [z.length, z[0].length];"
+            )
             driver.save_screenshot(str(tmp_path / "overview.png"))
             latencies = callback_latencies(base, keys, 30 if args.quick else 100, seed=2)
 
@@ -242,18 +267,25 @@ def main() -> None:
     rows = [
         ("overview page, warm (median)", f"{render_s:.3f} s", f"{heat[0]}×{heat[1]} cells"),
         ("overview page, cold first load", f"{cold:.3f} s", "reads + buckets the store"),
-        ("plain Plotly heatmap (baseline)",
-         f"{figures['baseline_plain_plotly_render_s']} s" if baseline else f"failed: {baseline_error}",
-         f"{n_entities}×{minutes} cells, {size_mb:.0f} MB HTML"),
-        ("drill-down callback p50 / p95", f"{figures['callback_p50_ms']} / {figures['callback_p95_ms']} ms",
-         f"{len(latencies)} entities, cold"),
+        (
+            "plain Plotly heatmap (baseline)",
+            f"{figures['baseline_plain_plotly_render_s']} s" if baseline else f"failed: {baseline_error}",
+            f"{n_entities}×{minutes} cells, {size_mb:.0f} MB HTML",
+        ),
+        (
+            "drill-down callback p50 / p95",
+            f"{figures['callback_p50_ms']} / {figures['callback_p95_ms']} ms",
+            f"{len(latencies)} entities, cold",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measure'.ljust(width)}  {'time':>14}  note")
     for name, value, note in rows:
         print(f"{name.ljust(width)}  {value:>14}  {note}")
     print("\ntargets: render <= 1 s; callback p95 <= 200 ms")
-    print(f"1-minute load average before/after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"1-minute load average before/after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     if baseline_error:
         figures["baseline_error"] = baseline_error
     import dash
@@ -262,14 +294,22 @@ def main() -> None:
 
     result = {
         "figures": {k: v for k, v in figures.items() if isinstance(v, int | float)},
-        "notes": {"baseline_error": baseline_error, "renderer": "SVG/canvas heatmap (no WebGL), headless Chromium",
-                  "quick": args.quick,
-                  "load_average_1m_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
-                  "shared_machine": "other engineers' jobs ran concurrently; times include that contention"},
+        "notes": {
+            "baseline_error": baseline_error,
+            "renderer": "SVG/canvas heatmap (no WebGL), headless Chromium",
+            "quick": args.quick,
+            "load_average_1m_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
+            "shared_machine": "other engineers' jobs ran concurrently; times include that contention",
+        },
         "cpu_count": os.cpu_count(),
-        "versions": {"python": platform.python_version(), "dash": dash.__version__, "plotly": plotly.__version__,
-                     "polars": pl.__version__, "selenium": selenium.__version__,
-                     "chromium": driver.capabilities.get("browserVersion") if driver else None},
+        "versions": {
+            "python": platform.python_version(),
+            "dash": dash.__version__,
+            "plotly": plotly.__version__,
+            "polars": pl.__version__,
+            "selenium": selenium.__version__,
+            "chromium": driver.capabilities.get("browserVersion") if driver else None,
+        },
     }
     out = ROOT / "benchmarks" / "results" / ("dashboard-quick.json" if args.quick else "dashboard.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,9 @@ T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
 def make_ticks(n_series: int, n_ticks: int, seed: int = 0) -> list[pl.DataFrame]:
     rng = np.random.default_rng(seed)
-    kinds = np.array(["log_end_offset_raw", "published_total", "queue_depth_messages"])[np.arange(n_series) % 3]
+    kinds = np.array(["log_end_offset_raw", "published_total", "queue_depth_messages"])[
+        np.arange(n_series) % 3
+    ]
     entity = [f"t{i // 16:04d}/{i % 16}" for i in range(n_series)]
     values = rng.poisson(600, (n_ticks, n_series)).astype(float).cumsum(axis=0)
     base = pl.DataFrame(
@@ -112,7 +114,7 @@ def main() -> None:
         "versions": {"python": platform.python_version(), "polars": pl.__version__, "numpy": np.__version__},
         "notes": {
             "tick": "IncrementalAggregator.add of one 1-minute tick (string keys cast to categorical, ingest, "
-                    "close the previous window: rates against carries + window reduction)",
+            "close the previous window: rates against carries + window reduction)",
             "baseline": "batch_aggregate over the trailing 60 ticks, recomputed per tick",
             "machine": "shared 2-core machine; other jobs were running (see load_average_1m)",
         },

@@ -72,7 +72,14 @@ QUICK_FILES = [
     "realTraffic/speed_t4013.csv",
 ]
 
-SCENARIOS = ["broker-failure", "consumer-crash", "slow-consumer", "hot-partition", "poison-message", "disk-alarm"]
+SCENARIOS = [
+    "broker-failure",
+    "consumer-crash",
+    "slow-consumer",
+    "hot-partition",
+    "poison-message",
+    "disk-alarm",
+]
 SCENARIO_DETECTOR = StreamingEnsembleDetector(history=720)
 SCENARIO_RULE = AlarmRule(threshold=0.75, hits=2, window=5, suppression=120)
 GRACE = dt.timedelta(minutes=30)
@@ -86,7 +93,9 @@ def iforest_file_scores(values: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.concatenate((np.zeros(warm), rest))
 
 
-def score_nab(corpus: list[nab.NabFile], n_jobs: int) -> tuple[dict[str, dict[str, nab.NabResult]], dict[str, float]]:
+def score_nab(
+    corpus: list[nab.NabFile], n_jobs: int
+) -> tuple[dict[str, dict[str, nab.NabResult]], dict[str, float]]:
     results: dict[str, dict[str, nab.NabResult]] = {}
     seconds: dict[str, float] = {}
     for name, det in (("ensemble", ENSEMBLE), ("zscore", ZSCORE)):
@@ -97,7 +106,9 @@ def score_nab(corpus: list[nab.NabFile], n_jobs: int) -> tuple[dict[str, dict[st
     t0 = time.perf_counter()
     parts = joblib.Parallel(n_jobs=n_jobs)(joblib.delayed(iforest_file_scores)(f.values) for f in corpus)
     seconds["iforest"] = time.perf_counter() - t0
-    results["iforest"] = nab.score_all_profiles(corpus, {f.name: p for f, p in zip(corpus, parts, strict=True)})
+    results["iforest"] = nab.score_all_profiles(
+        corpus, {f.name: p for f, p in zip(corpus, parts, strict=True)}
+    )
     return results, seconds
 
 
@@ -109,13 +120,22 @@ def match_events(findings: pl.DataFrame, incidents: pl.DataFrame) -> dict[str, A
     f_cluster = findings["cluster"].to_list()
     for inc in incidents.iter_rows(named=True):
         lo, hi = inc["start"], inc["end"] + GRACE
-        hits = [i for i, (s, c) in enumerate(zip(f_start, f_cluster, strict=True)) if c == inc["cluster"] and lo <= s <= hi]
+        hits = [
+            i
+            for i, (s, c) in enumerate(zip(f_start, f_cluster, strict=True))
+            if c == inc["cluster"] and lo <= s <= hi
+        ]
         if hits:
             detected += 1
             matched[hits] = True
             delays.append(min((f_start[i] - inc["start"]).total_seconds() for i in hits) / 60.0)
-    return {"incidents": incidents.height, "detected": detected, "findings": findings.height,
-            "true_findings": int(matched.sum()), "delays_min": delays}
+    return {
+        "incidents": incidents.height,
+        "detected": detected,
+        "findings": findings.height,
+        "true_findings": int(matched.sum()),
+        "delays_min": delays,
+    }
 
 
 def score_scenarios(quick: bool, n_jobs: int) -> dict[str, Any]:
@@ -130,7 +150,9 @@ def score_scenarios(quick: bool, n_jobs: int) -> dict[str, Any]:
         for seed in seeds:
             sim = simulate(name, days=days, seed=seed)
             incidents = sim.incidents.filter(pl.col("end") > pl.col("start"))
-            findings = detect_anomalies(sim.frame, detector=SCENARIO_DETECTOR, rule=SCENARIO_RULE, n_jobs=n_jobs)
+            findings = detect_anomalies(
+                sim.frame, detector=SCENARIO_DETECTOR, rule=SCENARIO_RULE, n_jobs=n_jobs
+            )
             m = match_events(findings, incidents)
             per[f"{name}:{seed}"] = {k: v for k, v in m.items() if k != "delays_min"}
             for k in ("incidents", "detected", "findings", "true_findings"):
@@ -140,7 +162,14 @@ def score_scenarios(quick: bool, n_jobs: int) -> dict[str, Any]:
     recall = totals["detected"] / totals["incidents"] if totals["incidents"] else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     delay = float(np.median(totals["delays_min"])) if totals["delays_min"] else float("nan")
-    return {"precision": precision, "recall": recall, "f1": f1, "ttd_min": delay, "totals": totals, "runs": per}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "ttd_min": delay,
+        "totals": totals,
+        "runs": per,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -154,14 +183,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     corpus = nab.load_nab_corpus(NAB_ROOT, files=QUICK_FILES if args.quick else None)
     t0 = time.perf_counter()
     results, seconds = score_nab(corpus, args.n_jobs)
-    print(f"NAB v1.1, {len(corpus)} files, {sum(f.n_rows for f in corpus):,} rows, "
-          f"{sum(len(f.windows) for f in corpus)} windows{' (QUICK subset)' if args.quick else ''}")
-    print(f"{'detector':<10} {'standard':>9} {'low_FP':>8} {'low_FN':>8} {'TP':>4} {'FP':>5} {'FN':>4} {'seconds':>8}")
+    print(
+        f"NAB v1.1, {len(corpus)} files, {sum(f.n_rows for f in corpus):,} rows, "
+        f"{sum(len(f.windows) for f in corpus)} windows{' (QUICK subset)' if args.quick else ''}"
+    )
+    print(
+        f"{'detector':<10} {'standard':>9} {'low_FP':>8} {'low_FN':>8} {'TP':>4} {'FP':>5} {'FN':>4} {'seconds':>8}"
+    )
     for name, res in results.items():
         std = res["standard"]
-        print(f"{name:<10} {std.score:9.2f} {res['reward_low_FP_rate'].score:8.2f} "
-              f"{res['reward_low_FN_rate'].score:8.2f} {std.true_positives:4d} {std.false_positives:5d} "
-              f"{std.false_negatives:4d} {seconds[name]:8.1f}")
+        print(
+            f"{name:<10} {std.score:9.2f} {res['reward_low_FP_rate'].score:8.2f} "
+            f"{res['reward_low_FN_rate'].score:8.2f} {std.true_positives:4d} {std.false_positives:5d} "
+            f"{std.false_negatives:4d} {seconds[name]:8.1f}"
+        )
     print("published board: ARTime 74.9/65.1/80.4, Numenta HTM ~70, RCF 51.7, windowed Gaussian 39.6")
     ens = results["ensemble"]
     figures: dict[str, float] = {
@@ -185,11 +220,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     scenario: dict[str, Any] = {}
     if not args.no_scenarios:
         scenario = score_scenarios(args.quick, args.n_jobs)
-        print(f"simulator scenarios: incidents {scenario['totals']['incidents']}, detected "
-              f"{scenario['totals']['detected']}, findings {scenario['totals']['findings']} "
-              f"({scenario['totals']['true_findings']} during incidents)")
-        print(f"event precision {scenario['precision']:.3f} recall {scenario['recall']:.3f} "
-              f"F1 {scenario['f1']:.3f} median time to detect {scenario['ttd_min']:.1f} min")
+        print(
+            f"simulator scenarios: incidents {scenario['totals']['incidents']}, detected "
+            f"{scenario['totals']['detected']}, findings {scenario['totals']['findings']} "
+            f"({scenario['totals']['true_findings']} during incidents)"
+        )
+        print(
+            f"event precision {scenario['precision']:.3f} recall {scenario['recall']:.3f} "
+            f"F1 {scenario['f1']:.3f} median time to detect {scenario['ttd_min']:.1f} min"
+        )
         figures |= {
             "scenario_event_precision": round(scenario["precision"], 4),
             "scenario_event_recall": round(scenario["recall"], 4),

@@ -99,9 +99,13 @@ def make_input(n_partitions: int, minutes: int, seed: int = 0) -> pl.DataFrame:
 
     def categorical(labels: list[str]) -> pl.Series:
         uniq, codes = np.unique(np.array(labels), return_inverse=True)
-        return pl.Series(uniq.tolist(), dtype=pl.Categorical).gather(np.repeat(codes, minutes).astype(np.uint32))
+        return pl.Series(uniq.tolist(), dtype=pl.Categorical).gather(
+            np.repeat(codes, minutes).astype(np.uint32)
+        )
 
-    frame = pl.DataFrame({"ts": np.tile(ts, n_series)}).with_columns(pl.col("ts").cast(pl.Datetime("ms", "UTC")))
+    frame = pl.DataFrame({"ts": np.tile(ts, n_series)}).with_columns(
+        pl.col("ts").cast(pl.Datetime("ms", "UTC"))
+    )
     return frame.with_columns(
         provider=categorical(["kafka"] * n_series),
         cluster=categorical(cluster),
@@ -114,14 +118,12 @@ def make_input(n_partitions: int, minutes: int, seed: int = 0) -> pl.DataFrame:
 
 # ----------------------------------------------------------------------------- polars
 def polars_pipeline(raw: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    metric = pl.col("metric").cast(pl.String)
     parts = []
     for name, (rate_name, kind) in RAW.items():
         rated = counter_to_rate(raw.filter(pl.col("metric") == name), by=KEYS, kind=kind)  # type: ignore[arg-type]
         parts.append(rated.with_columns(pl.lit(rate_name).cast(pl.Categorical).alias("metric")))
     parts.append(raw.filter(pl.col("metric").is_in(list(GAUGES))))
     canonical = pl.concat(parts)
-    del metric
     keep = ["ts", "cluster", "level", "entity", "metric", "value"]
 
     def five_minute_branch() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -137,7 +139,6 @@ def polars_pipeline(raw: pl.DataFrame) -> dict[str, pl.DataFrame]:
         w1 = window_aggregate(canonical, every="1m", stats=["max"])
         r1 = rollup_topology(w1, percentiles=())
         w5, r5, health = five.result()
-    del canonical
     return {"w1": w1, "w5": w5, "r1": r1, "r5": r5, "health": health}
 
 
@@ -181,7 +182,9 @@ def _pd_rollup(df: pd.DataFrame, percentiles: bool) -> pd.DataFrame:
             q.columns = ["p50", "p95", "p99"]
             agg = agg.join(q)
         agg = agg.reset_index().assign(level=level)
-        agg["value"] = np.where(agg["metric"].astype(str) == "under_replicated_partitions", agg["sum"], agg["sum"])
+        agg["value"] = np.where(
+            agg["metric"].astype(str) == "under_replicated_partitions", agg["sum"], agg["sum"]
+        )
         frames.append(agg.rename(columns={"parent": "entity"}))
     return pd.concat(frames, ignore_index=True)
 
@@ -189,11 +192,17 @@ def _pd_rollup(df: pd.DataFrame, percentiles: bool) -> pd.DataFrame:
 def _pd_health(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.assign(hour=frame["ts"].dt.floor("1h"), metric=frame["metric"].astype(str))
     keys = ["cluster", "level", "entity", "hour"]
-    lag = frame[frame["metric"] == "consumer_lag_messages"].sort_values("ts").groupby(keys, observed=True)["value"]
+    lag = (
+        frame[frame["metric"] == "consumer_lag_messages"]
+        .sort_values("ts")
+        .groupby(keys, observed=True)["value"]
+    )
     backlog = pd.DataFrame({"first": lag.first(), "last": lag.last()})
     urp = frame[frame["metric"] == "under_replicated_partitions"].groupby(keys, observed=True)["value"].max()
     out = backlog.join(urp.rename("urp"), how="outer").fillna(0.0)
-    trend = ((out["last"] - out["first"]) / np.maximum(np.maximum(out["first"], out["last"]), 1000.0)).clip(0, 1)
+    trend = ((out["last"] - out["first"]) / np.maximum(np.maximum(out["first"], out["last"]), 1000.0)).clip(
+        0, 1
+    )
     out["lag_trend_penalty"] = 15 * trend
     out["replication_penalty"] = np.where(out["urp"] > 0, 20 * 0.5, 0.0)
     out["score"] = (100 - out["lag_trend_penalty"] - out["replication_penalty"]).clip(0, 100)
@@ -264,14 +273,22 @@ def timed_cpu(fn: Callable[[], Any]) -> tuple[float, float, Any]:
 
 def check_agreement(pl_out: dict[str, pl.DataFrame], pd_out: dict[str, pd.DataFrame]) -> dict[str, float]:
     """Both pipelines must compute the same windows (sanity check, not timed)."""
-    ours = pl_out["w5"].select(
-        pl.col("entity").cast(pl.String), pl.col("metric").cast(pl.String), "ts", "value"
-    ).sort("entity", "metric", "ts")
-    theirs = pl.from_pandas(pd_out["w5"][["entity", "metric", "ts", "value"]].astype({"entity": str, "metric": str}))
+    ours = (
+        pl_out["w5"]
+        .select(pl.col("entity").cast(pl.String), pl.col("metric").cast(pl.String), "ts", "value")
+        .sort("entity", "metric", "ts")
+    )
+    theirs = pl.from_pandas(
+        pd_out["w5"][["entity", "metric", "ts", "value"]].astype({"entity": str, "metric": str})
+    )
     theirs = theirs.with_columns(pl.col("ts").cast(pl.Datetime("ms", "UTC"))).sort("entity", "metric", "ts")
     joined = ours.join(theirs, on=["entity", "metric", "ts"], how="inner", suffix="_pd")
     diff = (joined["value"] - joined["value_pd"]).abs()
-    return {"rows_polars": float(ours.height), "rows_pandas": float(theirs.height), "max_abs_diff": float(diff.max() or 0.0)}
+    return {
+        "rows_polars": float(ours.height),
+        "rows_pandas": float(theirs.height),
+        "max_abs_diff": float(diff.max() or 0.0),
+    }
 
 
 def main() -> None:
@@ -280,8 +297,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None, help="Polars runs (median reported)")
     parser.add_argument("--pandas-repeats", type=int, default=1)
     parser.add_argument("--days", type=float, default=None, help="override the span (default 7, quick 1)")
-    parser.add_argument("--pandas-partitions", type=int, default=None,
-                        help="run pandas on the first N partitions' series (default: all)")
+    parser.add_argument(
+        "--pandas-partitions",
+        type=int,
+        default=None,
+        help="run pandas on the first N partitions' series (default: all)",
+    )
     args = parser.parse_args()
     n_partitions, minutes = (40, 1440) if args.quick else (400, 7 * 1440)
     if args.days is not None:
@@ -291,8 +312,7 @@ def main() -> None:
     raw = make_input(n_partitions, minutes)
     rows = raw.height
     arrow_bytes = raw.to_arrow().nbytes
-    print(f"input: {rows:,} samples, {n_partitions * 5:,} series, "
-          f"Arrow size {arrow_bytes / 2**20:.0f} MiB")
+    print(f"input: {rows:,} samples, {n_partitions * 5:,} series, Arrow size {arrow_bytes / 2**20:.0f} MiB")
 
     pl_times, pl_cpu, pl_memory = [], [], []
     pl_out: dict[str, pl.DataFrame] = {}
@@ -304,8 +324,11 @@ def main() -> None:
         pl_times.append(seconds)
         pl_cpu.append(cpu_seconds)
         pl_memory.append((arrow_bytes + mem.growth) / arrow_bytes)
-        print(f"polars run {i + 1}: {seconds:.2f} s wall, {cpu_seconds:.2f} s CPU, "
-              f"{rows / seconds / 1e6:.2f} M samples/s, RSS growth {mem.growth / 2**20:.0f} MiB", flush=True)
+        print(
+            f"polars run {i + 1}: {seconds:.2f} s wall, {cpu_seconds:.2f} s CPU, "
+            f"{rows / seconds / 1e6:.2f} M samples/s, RSS growth {mem.growth / 2**20:.0f} MiB",
+            flush=True,
+        )
 
     pd_rows = rows
     pd_raw = raw
@@ -322,7 +345,10 @@ def main() -> None:
         seconds, cpu_seconds, pd_out = timed_cpu(lambda: pandas_pipeline(pdf))
         pd_times.append(seconds)
         pd_cpu.append(cpu_seconds)
-        print(f"pandas run {i + 1}: {seconds:.2f} s wall, {cpu_seconds:.2f} s CPU on {pd_rows:,} samples", flush=True)
+        print(
+            f"pandas run {i + 1}: {seconds:.2f} s wall, {cpu_seconds:.2f} s CPU on {pd_rows:,} samples",
+            flush=True,
+        )
     if pd_rows == rows:
         pl_same, pl_same_cpu = statistics.median(pl_times), statistics.median(pl_cpu)
     else:
@@ -361,19 +387,21 @@ def main() -> None:
         "figures": figures,
         "cpu_count": os.cpu_count(),
         "versions": {
-            "python": platform.python_version(), "polars": pl.__version__, "pandas": pd.__version__,
+            "python": platform.python_version(),
+            "polars": pl.__version__,
+            "pandas": pd.__version__,
             "numpy": np.__version__,
         },
         "notes": {
             "input": f"{n_partitions * 5} raw series x {minutes} minutes, synthetic kafka_exporter-style counters",
             "memory": "peak_memory_over_input = (input Arrow bytes + peak RSS growth during the Polars pipeline) / "
-                      "input Arrow bytes; RSS sampled every 2 ms with psutil",
+            "input Arrow bytes; RSS sampled every 2 ms with psutil",
             "pandas": "idiomatic pandas: groupby diff for rates, groupby+floor for windows, groupby agg/quantile "
-                      "for rollups, groupby first/last/max for health (two of the six health components)",
+            "for rollups, groupby first/last/max for health (two of the six health components)",
             "health_components": list(COMPONENTS),
             "repeats": {"polars": repeats, "pandas": args.pandas_repeats},
             "machine": "shared 2-core machine; other jobs were running (see load_average_1m), so wall "
-                       "times include waiting for a core; *_cpu_* figures count this process's CPU time",
+            "times include waiting for a core; *_cpu_* figures count this process's CPU time",
         },
     }
     out = ROOT / "benchmarks" / "results" / ("pipeline-quick.json" if args.quick else "pipeline.json")

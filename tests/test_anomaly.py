@@ -199,11 +199,19 @@ def test_cumulative_series_scored_on_increments() -> None:
 def test_anomaly_figure_draws_bands_and_threshold() -> None:
     x = daily_series(600)
     frame = pl.DataFrame(
-        {"ts": [T0 + dt.timedelta(minutes=i) for i in range(600)], "value": x, "score": np.linspace(0, 0.9, 600)}
+        {
+            "ts": [T0 + dt.timedelta(minutes=i) for i in range(600)],
+            "value": x,
+            "score": np.linspace(0, 0.9, 600),
+        }
     )
     findings = pl.DataFrame(
-        {"start": [T0 + dt.timedelta(minutes=100)], "end": [T0 + dt.timedelta(minutes=120)],
-         "severity": ["critical"], "explanation": ["spike"]}
+        {
+            "start": [T0 + dt.timedelta(minutes=100)],
+            "end": [T0 + dt.timedelta(minutes=120)],
+            "severity": ["critical"],
+            "explanation": ["spike"],
+        }
     )
     fig = anomaly_figure(frame, findings, threshold=0.6, title="t", max_points=200)
     assert len(fig.data) == 2

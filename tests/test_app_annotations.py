@@ -16,8 +16,16 @@ T = dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC)
 
 def test_add_read_filter_delete(tmp_path: Path) -> None:
     store = Store(tmp_path)
-    a = add_annotation(store, cluster="k1", level="partition", entity="orders/1", start=T,
-                       end=T + dt.timedelta(hours=1), text="deploy", author="ops")
+    a = add_annotation(
+        store,
+        cluster="k1",
+        level="partition",
+        entity="orders/1",
+        start=T,
+        end=T + dt.timedelta(hours=1),
+        text="deploy",
+        author="ops",
+    )
     add_annotation(store, cluster="k1", level="partition", entity="orders/2", start=T, end=T, text="other")
     assert (annotations_dir(store) / f"{a['id']}.json").exists()
     mine = read_annotations(store, cluster="k1", entity="orders/1")
@@ -50,7 +58,14 @@ def test_text_is_stored_verbatim_including_markup(tmp_path: Path) -> None:
     ],
 )
 def test_bad_input_names_the_parameter(tmp_path: Path, kwargs: dict[str, object], parameter: str) -> None:
-    args: dict[str, object] = {"cluster": "c", "level": "queue", "entity": "q", "start": T, "end": T, "text": "n"}
+    args: dict[str, object] = {
+        "cluster": "c",
+        "level": "queue",
+        "entity": "q",
+        "start": T,
+        "end": T,
+        "text": "n",
+    }
     args.update(kwargs)
     with pytest.raises(ParameterError) as err:
         add_annotation(tmp_path, **args)  # type: ignore[arg-type]

@@ -38,16 +38,33 @@ class TickRun:
 
     def step(self) -> pl.DataFrame:
         self.i += 1
-        return pl.DataFrame({"ts": [self.t0 + dt.timedelta(minutes=self.i)], "provider": ["sqs"], "cluster": ["a"],
-                             "level": ["queue"], "entity": ["jobs"], "metric": ["queue_depth_messages"],
-                             "value": [float(self.i)], "source": [f"sim:{self.scenario}:{self.seed}"]},
-                            schema=CANONICAL_SCHEMA)
+        return pl.DataFrame(
+            {
+                "ts": [self.t0 + dt.timedelta(minutes=self.i)],
+                "provider": ["sqs"],
+                "cluster": ["a"],
+                "level": ["queue"],
+                "entity": ["jobs"],
+                "metric": ["queue_depth_messages"],
+                "value": [float(self.i)],
+                "source": [f"sim:{self.scenario}:{self.seed}"],
+            },
+            schema=CANONICAL_SCHEMA,
+        )
 
     def inject(self, kind: str, target: str, duration_s: float, severity: str) -> dict[str, Any]:
         start = self.t0 + dt.timedelta(minutes=self.i)
-        row = {"start": start, "end": start + dt.timedelta(seconds=duration_s), "kind": kind, "severity": severity,
-               "provider": "sqs", "cluster": "a", "entities": [target], "metrics": ["queue_depth_messages"],
-               "description": f"injected {kind}"}
+        row = {
+            "start": start,
+            "end": start + dt.timedelta(seconds=duration_s),
+            "kind": kind,
+            "severity": severity,
+            "provider": "sqs",
+            "cluster": "a",
+            "entities": [target],
+            "metrics": ["queue_depth_messages"],
+            "description": f"injected {kind}",
+        }
         self._incidents.append(row)
         return {"kind": kind, "target": target, "start": start.isoformat()}
 
@@ -62,8 +79,14 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 @pytest.fixture
 def ctx(store: Store, tmp_path: Path) -> AppContext:
-    app = create_app(store, registry=CollectorRegistry(), cache=FrameCache(), live_factory=TickRun,
-                     reports_dir=tmp_path / "reports", credentials=None)
+    app = create_app(
+        store,
+        registry=CollectorRegistry(),
+        cache=FrameCache(),
+        live_factory=TickRun,
+        reports_dir=tmp_path / "reports",
+        credentials=None,
+    )
     return app.workbench  # type: ignore[attr-defined,no-any-return]
 
 
@@ -109,7 +132,9 @@ def test_overview_shows_stats_findings_and_honest_placeholders(ctx: AppContext) 
     assert heat.z.shape[0] == 10
     assert float(min(min(r) for r in heat.z)) == 20.0
     label = next(lb for lb in heat.y if lb.endswith("orders/1"))
-    assert overview.drill_target({"points": [{"y": label}]}, view["rowkeys"], DATASET) == "/entity?" + ORDERS_1
+    assert (
+        overview.drill_target({"points": [{"y": label}]}, view["rowkeys"], DATASET) == "/entity?" + ORDERS_1
+    )
     # topology comes from the rollup room; when missing it says so instead of inventing a graph
     assert isinstance(view["topology"], dcc.Graph) or "not available" in _text(view["topology"])
     assert view["search"] == f"?dataset={DATASET}"
@@ -155,9 +180,12 @@ def test_entity_breadcrumbs_lead_up_the_topology(ctx: AppContext) -> None:
 
 
 def test_entity_view_with_a_broken_link_says_why(ctx: AppContext) -> None:
-    assert "lacks cluster, level, entity" in _text(entity.build_entity_view(ctx, f"?dataset={DATASET}&provider=kafka"))
-    assert "no entity 'nope'" in _text(entity.build_entity_view(
-        ctx, f"?dataset={DATASET}&provider=kafka&cluster=k1&level=topic&entity=nope"))
+    assert "lacks cluster, level, entity" in _text(
+        entity.build_entity_view(ctx, f"?dataset={DATASET}&provider=kafka")
+    )
+    assert "no entity 'nope'" in _text(
+        entity.build_entity_view(ctx, f"?dataset={DATASET}&provider=kafka&cluster=k1&level=topic&entity=nope")
+    )
     assert "start" in _text(entity.build_entity_view(ctx, "?" + ORDERS_1 + "&start=yesterday"))
 
 
@@ -202,8 +230,11 @@ def test_fidelity_page_side_by_side_then_verdicts_on_demand(ctx: AppContext) -> 
     compared = fidelity.build_fidelity(ctx, DATASET, DATASET, "queue_depth_messages", compare=True)
     text = _text(compared["body"])
     assert "Verdicts" in text and "ks_complement" in text and "pass" in text
-    assert any(isinstance(c, dcc.Graph) and c.id.get("type") == "fi-fig" for c in compared["body"]
-               if isinstance(getattr(c, "id", None), dict))
+    assert any(
+        isinstance(c, dcc.Graph) and c.id.get("type") == "fi-fig"
+        for c in compared["body"]
+        if isinstance(getattr(c, "id", None), dict)
+    )
     assert "choose a real" in _text(fidelity.build_fidelity(ctx, None, DATASET, None)["body"])
 
 
@@ -282,9 +313,18 @@ def test_lab_drives_the_real_simulator_and_injection_goes_through_its_mechanics(
     while lab_.status()["ticks"] < at + 30 and time.time() < deadline + 20:
         time.sleep(0.02)
     status = lab_.stop(record=True)
-    frame = store.scan(status["recorded_dataset"], metric="consumer_lag_messages", level="consumer_group",
-                       cluster="kafka-prod-1").collect()
-    lag = frame.filter(pl.col("entity").str.starts_with("billing/")).group_by("ts").agg(pl.col("value").sum()).sort("ts")
+    frame = store.scan(
+        status["recorded_dataset"],
+        metric="consumer_lag_messages",
+        level="consumer_group",
+        cluster="kafka-prod-1",
+    ).collect()
+    lag = (
+        frame.filter(pl.col("entity").str.starts_with("billing/"))
+        .group_by("ts")
+        .agg(pl.col("value").sum())
+        .sort("ts")
+    )
     before, after = lag.get_column("value")[at - 1], lag.get_column("value")[-1]
     assert after > before  # the crashed group stops consuming: its lag grows
     kinds = store.read_incidents(status["recorded_dataset"]).get_column("kind").to_list()
@@ -312,7 +352,9 @@ def test_overview_of_a_simulated_fleet_uses_the_health_and_topology_rooms(tmp_pa
     # every topology node carries the key a click needs
     assert all(len(c) == 4 and c[0] in ("kafka", "rabbitmq", "sqs") for c in topo.data[1].customdata)
     # the drill-down's analyses come from the lag-status, seasonality and forecast rooms
-    search = "?" + entity_href("sim", "kafka", "kafka-prod-1", "consumer_group", "billing/orders").split("?", 1)[1]
+    search = (
+        "?" + entity_href("sim", "kafka", "kafka-prod-1", "consumer_group", "billing/orders").split("?", 1)[1]
+    )
     ids = [getattr(part, "id", None) for part in entity.build_entity_analysis(app.workbench, search)]  # type: ignore[attr-defined]
     assert ids == ["en-lagstatus", "en-decomposition", "en-forecast"]
 
@@ -324,7 +366,8 @@ def test_reports_page_lists_report_runs(ctx: AppContext) -> None:
     (run / "run.json").write_text(
         '{"name": "fleet", "run_id": "20260105T000000Z", "status": "ok", "started": "2026-01-05T00:00:00+00:00",'
         ' "seconds": 3.5, "source": "sim", "parameters": {}, "findings": 2, "error": null,'
-        ' "html": "fleet/20260105T000000Z/report.html", "notebook": "x", "findings_json": "y"}')
+        ' "html": "fleet/20260105T000000Z/report.html", "notebook": "x", "findings_json": "y"}'
+    )
     reports_view, _ = reports.build_reports(ctx)
     assert "20260105T000000Z" in _text(reports_view)
     link = _find(reports_view, None)

@@ -51,13 +51,15 @@ def test_downsample_skips_nan_and_rejects_tiny_budgets() -> None:
 def test_heatmap_for_a_thousand_entities_week_stays_small() -> None:
     n_entities, n = 1000, 7 * 1440
     ts = _minutes(n)
-    health = pl.DataFrame({
-        "ts": pl.concat([ts] * 10),
-        "cluster": "c",
-        "level": "queue",
-        "entity": np.repeat([f"q{i}" for i in range(10)], n),
-        "score": np.tile(np.linspace(0, 100, n), 10),
-    })
+    health = pl.DataFrame(
+        {
+            "ts": pl.concat([ts] * 10),
+            "cluster": "c",
+            "level": "queue",
+            "entity": np.repeat([f"q{i}" for i in range(10)], n),
+            "score": np.tile(np.linspace(0, 100, n), 10),
+        }
+    )
     fig = health_heatmap(health, max_columns=400)
     assert fig.data[0].z.shape[1] <= 400
     assert float(np.nanmin(fig.data[0].z)) == 0.0  # worst score in each bucket stays visible
@@ -80,11 +82,24 @@ def test_heatmap_needs_its_columns() -> None:
 
 
 def test_topology_nodes_carry_keys_for_click_through() -> None:
-    nodes = pl.DataFrame({"provider": ["kafka"] * 3, "cluster": ["k"] * 3,
-                          "level": ["cluster", "topic", "partition"], "entity": ["k", "orders", XSS],
-                          "score": [100.0, 50.0, None]})
-    edges = pl.DataFrame({"cluster": ["k", "k"], "parent_level": ["cluster", "topic"], "parent": ["k", "orders"],
-                          "child_level": ["topic", "partition"], "child": ["orders", XSS]})
+    nodes = pl.DataFrame(
+        {
+            "provider": ["kafka"] * 3,
+            "cluster": ["k"] * 3,
+            "level": ["cluster", "topic", "partition"],
+            "entity": ["k", "orders", XSS],
+            "score": [100.0, 50.0, None],
+        }
+    )
+    edges = pl.DataFrame(
+        {
+            "cluster": ["k", "k"],
+            "parent_level": ["cluster", "topic"],
+            "parent": ["k", "orders"],
+            "child_level": ["topic", "partition"],
+            "child": ["orders", XSS],
+        }
+    )
     fig = topology_graph(nodes, edges)
     lines, markers = fig.data
     assert np.isnan(np.asarray(lines.x, dtype=float)).sum() == 2  # two segments
@@ -95,15 +110,31 @@ def test_topology_nodes_carry_keys_for_click_through() -> None:
 
 def test_lag_status_and_forecast_and_decomposition_and_live() -> None:
     ts = _minutes(30)
-    status = pl.DataFrame({"ts": pl.concat([ts, ts]), "entity": ["o/0"] * 30 + ["o/1"] * 30,
-                           "status": ["OK"] * 45 + ["STALL"] * 15})
+    status = pl.DataFrame(
+        {
+            "ts": pl.concat([ts, ts]),
+            "entity": ["o/0"] * 30 + ["o/1"] * 30,
+            "status": ["OK"] * 45 + ["STALL"] * 15,
+        }
+    )
     assert [t.name for t in lag_status_timeline(status).data] == ["OK", "STALL"]
     hist = pl.DataFrame({"ts": ts, "value": np.arange(30.0)})
-    fc = pl.DataFrame({"ts": ts, "mean": np.arange(30.0), "lower": np.arange(30.0) - 1, "upper": np.arange(30.0) + 1})
+    fc = pl.DataFrame(
+        {"ts": ts, "mean": np.arange(30.0), "lower": np.arange(30.0) - 1, "upper": np.arange(30.0) + 1}
+    )
     assert len(forecast_band(hist, fc).data) == 4
-    parts = {"observed": np.arange(30.0), "trend": np.arange(30.0), "seasonal_10": np.zeros(30), "resid": np.zeros(30)}
+    parts = {
+        "observed": np.arange(30.0),
+        "trend": np.arange(30.0),
+        "seasonal_10": np.zeros(30),
+        "resid": np.zeros(30),
+    }
     assert [a.text for a in decomposition_figure(ts, parts).layout.annotations] == [
-        "observed", "trend", "seasonal_10", "resid"]
+        "observed",
+        "trend",
+        "seasonal_10",
+        "resid",
+    ]
     live = pl.DataFrame({"ts": ts, "entity": XSS, "metric": "m", "value": np.arange(30.0)})
     assert live_lines(live, metric="m").data[0].name == "&lt;script&gt;alert(1)&lt;/script&gt;"
 
@@ -111,10 +142,19 @@ def test_lag_status_and_forecast_and_decomposition_and_live() -> None:
 def test_panels_shade_findings_and_mark_notes() -> None:
     ts = _minutes(120)
     series = pl.DataFrame({"ts": ts, "metric": "consumer_lag_messages", "value": np.arange(120.0)})
-    findings = pl.DataFrame({"start": [ts[10]], "end": [ts[20]], "metric": ["consumer_lag_messages"],
-                             "severity": ["critical"], "kind": ["spike"]})
-    notes = pl.DataFrame({"start": [ts[30]], "end": [ts[40]], "text": [XSS], "metric": [None]},
-                         schema_overrides={"metric": pl.String})
+    findings = pl.DataFrame(
+        {
+            "start": [ts[10]],
+            "end": [ts[20]],
+            "metric": ["consumer_lag_messages"],
+            "severity": ["critical"],
+            "kind": ["spike"],
+        }
+    )
+    notes = pl.DataFrame(
+        {"start": [ts[30]], "end": [ts[40]], "text": [XSS], "metric": [None]},
+        schema_overrides={"metric": pl.String},
+    )
     fig = metric_panels(series, findings=findings, annotations=notes)
     assert len(fig.layout.shapes) == 2
     assert any("&lt;script&gt;" in (a.text or "") for a in fig.layout.annotations)

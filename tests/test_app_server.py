@@ -86,7 +86,9 @@ def test_openapi_document_describes_every_route(store: Store, tmp_path: Path) ->
     doc = client.get("/api/openapi.json").get_json()
     assert doc == openapi_document()
     assert doc["openapi"].startswith("3.")
-    routes = {str(r.rule) for r in client.application.url_map.iter_rules() if str(r.rule).startswith("/api/lab")}
+    routes = {
+        str(r.rule) for r in client.application.url_map.iter_rules() if str(r.rule).startswith("/api/lab")
+    }
     assert routes == set(doc["paths"])
     for item in doc["paths"].values():
         for op in item.values():
@@ -110,7 +112,10 @@ def test_control_api_drives_the_lab(store: Store, tmp_path: Path) -> None:
     assert stopped["state"] == "stopped"
     assert stopped["recorded_dataset"] is None
     assert len(stopped["injected"]) == 1
-    assert client.post("/api/lab/inject", data="[1]", content_type="application/json").status_code in (400, 409)
+    assert client.post("/api/lab/inject", data="[1]", content_type="application/json").status_code in (
+        400,
+        409,
+    )
 
 
 def test_control_api_without_a_live_simulator_is_503(store: Store, tmp_path: Path) -> None:

@@ -32,25 +32,44 @@ def test_a_generic_template_exists_for_every_level() -> None:
     [
         ("kafka", "partition", {"consumer_lag_messages"}, "kafka-partition-lag"),
         ("kafka", "partition", {"consumer_lag_messages", "consumer_lag_seconds"}, "kafka-partition-time-lag"),
-        ("kafka", "consumer_group", {"consumer_lag_messages", "consumer_lag_seconds", "messages_out_per_s"},
-         "kafka-group-time-lag"),
-        ("kafka", "cluster", {"active_controllers", "offline_partitions", "messages_in_per_s"},
-         "kafka-cluster-controller"),
-        ("rabbitmq", "queue", {"queue_depth_messages", "messages_unacked", "acked_per_s"}, "rabbitmq-queue-delivery"),
+        (
+            "kafka",
+            "consumer_group",
+            {"consumer_lag_messages", "consumer_lag_seconds", "messages_out_per_s"},
+            "kafka-group-time-lag",
+        ),
+        (
+            "kafka",
+            "cluster",
+            {"active_controllers", "offline_partitions", "messages_in_per_s"},
+            "kafka-cluster-controller",
+        ),
+        (
+            "rabbitmq",
+            "queue",
+            {"queue_depth_messages", "messages_unacked", "acked_per_s"},
+            "rabbitmq-queue-delivery",
+        ),
         ("rabbitmq", "queue", {"dlq_depth_messages"}, "rabbitmq-dlq"),
         ("rabbitmq", "node", {"memory_used_bytes", "disk_free_bytes"}, "rabbitmq-node-resources"),
         ("sqs", "queue", {"queue_depth_messages", "oldest_message_age_s"}, "sqs-queue-age"),
         ("sqs", "queue", {"unknown_metric"}, "generic-queue"),
     ],
 )
-def test_choose_template_from_metrics_present(provider: str, level: str, present: set[str], expected: str) -> None:
+def test_choose_template_from_metrics_present(
+    provider: str, level: str, present: set[str], expected: str
+) -> None:
     assert templates.choose_template(provider, level, present).name == expected
 
 
 def test_panels_follow_template_order_then_the_rest() -> None:
     t = templates.get("kafka-partition-time-lag")
     assert t.panels_for({"messages_in_per_s", "consumer_lag_messages", "consumer_lag_seconds", "zzz"}) == [
-        "consumer_lag_seconds", "consumer_lag_messages", "messages_in_per_s", "zzz"]
+        "consumer_lag_seconds",
+        "consumer_lag_messages",
+        "messages_in_per_s",
+        "zzz",
+    ]
 
 
 def test_registry_errors_name_the_problem() -> None:

@@ -51,12 +51,21 @@ class LiveServer:
 
 def _driver() -> webdriver.Chrome:
     assert Path(CHROMIUM).exists(), "Debian package chromium is required: apt-get install chromium"
-    assert Path(CHROMEDRIVER).exists(), "Debian package chromium-driver is required: apt-get install chromium-driver"
+    assert Path(CHROMEDRIVER).exists(), (
+        "Debian package chromium-driver is required: apt-get install chromium-driver"
+    )
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -65,8 +74,9 @@ def _driver() -> webdriver.Chrome:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     store = build_store(tmp_path_factory.mktemp("store"))
-    app = create_app(store, registry=CollectorRegistry(), reports_dir=tmp_path_factory.mktemp("reports"),
-                     credentials=None)
+    app = create_app(
+        store, registry=CollectorRegistry(), reports_dir=tmp_path_factory.mktemp("reports"), credentials=None
+    )
     live = LiveServer(app)
     yield live
     live.close()
@@ -141,8 +151,9 @@ ORDERS_1 = entity_href(DATASET, "kafka", "k1", "partition", "orders/1")
         ("reports", "/reports", 0),
     ],
 )
-def test_every_page_loads_without_console_errors(server: LiveServer, browser: webdriver.Chrome, name: str,
-                                                 path: str, graphs: int) -> None:
+def test_every_page_loads_without_console_errors(
+    server: LiveServer, browser: webdriver.Chrome, name: str, path: str, graphs: int
+) -> None:
     browser.get_log("browser")  # drop earlier entries
     browser.get(server.url + path)
     wait_rendered(browser, graphs=graphs)
@@ -174,7 +185,8 @@ def test_heatmap_click_drills_down_to_the_entity(server: LiveServer, browser: we
     browser.get(f"{server.url}/?dataset={DATASET}")
     wait_rendered(browser, graphs=1)
     labels = browser.execute_script(
-        "return Array.from(document.querySelector('#ov-heatmap .js-plotly-plot').data[0].y);")
+        "return Array.from(document.querySelector('#ov-heatmap .js-plotly-plot').data[0].y);"
+    )
     row = next(i for i, label in enumerate(labels) if label.endswith("orders/1"))
     layer = browser.find_element(By.CSS_SELECTOR, "#ov-heatmap .nsewdrag")
     size = layer.size
@@ -194,9 +206,12 @@ def test_topology_node_click_drills_down(server: LiveServer, browser: webdriver.
     browser.get(f"{server.url}/?dataset={DATASET}")
     wait_rendered(browser, graphs=2)
     custom = browser.execute_script(
-        "return document.querySelector('#ov-topology .js-plotly-plot').data[1].customdata;")
+        "return document.querySelector('#ov-topology .js-plotly-plot').data[1].customdata;"
+    )
     index = next(i for i, c in enumerate(custom) if c[3] == "orders" and c[2] == "topic")
-    point = browser.find_elements(By.CSS_SELECTOR, "#ov-topology .scatterlayer .trace:nth-child(2) path.point")[index]
+    point = browser.find_elements(
+        By.CSS_SELECTOR, "#ov-topology .scatterlayer .trace:nth-child(2) path.point"
+    )[index]
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", point)
     ActionChains(browser).move_to_element(point).click().perform()
     deadline = time.time() + 10
@@ -218,12 +233,14 @@ def test_a_shared_url_restores_the_view(server: LiveServer, browser: webdriver.C
 
     def panel_titles(driver: webdriver.Chrome) -> list[str]:
         texts = driver.execute_script(
-            "return Array.from(document.querySelectorAll('#en-panels .annotation-text')).map(e => e.textContent);")
+            "return Array.from(document.querySelectorAll('#en-panels .annotation-text')).map(e => e.textContent);"
+        )
         return [t for t in texts if t.startswith("consumer_lag")]
 
     # the URL follows and the page re-renders from it with one panel left
-    while (("metrics=" not in browser.current_url or len(panel_titles(browser)) != 1)
-           and time.time() < deadline):
+    while (
+        "metrics=" not in browser.current_url or len(panel_titles(browser)) != 1
+    ) and time.time() < deadline:
         time.sleep(0.1)
     wait_rendered(browser, graphs=1)
     start = browser.find_element(By.ID, "en-start")
@@ -241,8 +258,11 @@ def test_a_shared_url_restores_the_view(server: LiveServer, browser: webdriver.C
     try:
         other.get(shared)
         wait_rendered(other, graphs=1)
-        checked = [e.get_attribute("value") for e in other.find_elements(By.CSS_SELECTOR, "#en-metrics input")
-                   if e.is_selected()]
+        checked = [
+            e.get_attribute("value")
+            for e in other.find_elements(By.CSS_SELECTOR, "#en-metrics input")
+            if e.is_selected()
+        ]
         assert checked == ["consumer_lag_messages"]
         assert other.find_element(By.ID, "en-start").get_attribute("value") == "2026-01-06T00:00"
         titles_after = panel_titles(other)
@@ -265,9 +285,12 @@ def test_scenario_lab_shows_live_updates(server: LiveServer, browser: webdriver.
         return int(line.split(":")[1])
 
     def points() -> int:
-        return int(browser.execute_script(
-            "const p = document.querySelector('#lab-live-graph .js-plotly-plot');"
-            "return p && p.data && p.data.length ? p.data[0].x.length : 0;"))
+        return int(
+            browser.execute_script(
+                "const p = document.querySelector('#lab-live-graph .js-plotly-plot');"
+                "return p && p.data && p.data.length ? p.data[0].x.length : 0;"
+            )
+        )
 
     try:
         deadline = time.time() + 30
@@ -289,7 +312,9 @@ def test_scenario_lab_shows_live_updates(server: LiveServer, browser: webdriver.
     assert severe_logs(browser) == []
 
 
-def test_script_payloads_in_queue_names_are_shown_as_text(server: LiveServer, browser: webdriver.Chrome) -> None:
+def test_script_payloads_in_queue_names_are_shown_as_text(
+    server: LiveServer, browser: webdriver.Chrome
+) -> None:
     browser.get(server.url + entity_href(DATASET, "rabbitmq", "r1", "queue", XSS_QUEUE))
     wait_rendered(browser, graphs=1)
     assert _no_alert(browser)
@@ -316,7 +341,9 @@ def test_auth_rejects_a_request_without_credentials(tmp_path: Path, browser: web
         shot(browser, "auth-rejected")
         token = base64.b64encode(b"ops:s3cret").decode()
         browser.execute_cdp_cmd("Network.enable", {})
-        browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {token}"}})
+        browser.execute_cdp_cmd(
+            "Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {token}"}}
+        )
         browser.get(live.url + f"/?dataset={DATASET}")
         wait_rendered(browser)
         assert browser.find_elements(By.ID, "ov-stats")

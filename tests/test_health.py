@@ -17,7 +17,11 @@ def _rows(entity: str, level: str, metric: str, values: list[float], cluster: st
     return pl.DataFrame(
         {
             "ts": [T0 + timedelta(minutes=i) for i in range(len(values))],
-            "cluster": cluster, "level": level, "entity": entity, "metric": metric, "value": values,
+            "cluster": cluster,
+            "level": level,
+            "entity": entity,
+            "metric": metric,
+            "value": values,
         }
     )
 
@@ -95,7 +99,8 @@ def test_windows_explanations_and_custom_weights() -> None:
 
 def test_report_scores_entities_and_rollup_levels() -> None:
     parts = [
-        _rows(f"orders/{p}", "partition", "under_replicated_partitions", [0.0, float(p == 1)]) for p in range(3)
+        _rows(f"orders/{p}", "partition", "under_replicated_partitions", [0.0, float(p == 1)])
+        for p in range(3)
     ]
     frame = pl.concat(parts).with_columns(provider=pl.lit("kafka"), source=pl.lit("test"))
     report = health_report(frame)
@@ -128,13 +133,20 @@ def test_cli_health_prints_worst_entities(tmp_path: object) -> None:
     from workbench.store import Store
 
     frame = pl.concat(
-        [_rows(f"orders/{p}", "partition", "under_replicated_partitions", [0.0, float(p == 2)]) for p in range(3)]
+        [
+            _rows(f"orders/{p}", "partition", "under_replicated_partitions", [0.0, float(p == 2)])
+            for p in range(3)
+        ]
     ).with_columns(provider=pl.lit("kafka"), source=pl.lit("test"), cluster=pl.lit("k1"))
     store = Store(tmp_path)  # type: ignore[arg-type]
-    store.append("urp", frame.select("ts", "provider", "cluster", "level", "entity", "metric", "value", "source"),
-                 source="test")
-    result = CliRunner().invoke(app, ["health", "urp", "--store-dir", str(tmp_path), "--top", "3"],
-                                env={"COLUMNS": "200"})
+    store.append(
+        "urp",
+        frame.select("ts", "provider", "cluster", "level", "entity", "metric", "value", "source"),
+        source="test",
+    )
+    result = CliRunner().invoke(
+        app, ["health", "urp", "--store-dir", str(tmp_path), "--top", "3"], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0, result.output
     assert "orders/2" in result.output
     assert "replication -" in result.output

@@ -32,7 +32,9 @@ def _samples(n_series: int, minutes: int, *, seed: int, per_minute: int = 2) -> 
     resets = rng.random((n_series, steps)) < 0.01
     values = np.where(resets, inc, values)  # a counter restart (or an offset reset)
     values[rng.random((n_series, steps)) < 0.005] = -1.0  # kafka_exporter sentinel
-    kinds = np.array(["log_end_offset_raw", "published_total", "queue_depth_messages"])[np.arange(n_series) % 3]
+    kinds = np.array(["log_end_offset_raw", "published_total", "queue_depth_messages"])[
+        np.arange(n_series) % 3
+    ]
     ts = [T0 + timedelta(seconds=60 // per_minute * i) for i in range(steps)]
     return pl.DataFrame(
         {
@@ -129,8 +131,12 @@ def _rss_growth(n_ticks: int, series: int) -> tuple[float, IncrementalAggregator
     agg = IncrementalAggregator("1m", counters=COUNTERS, max_results=50)
     names = np.array(["log_end_offset_raw", "published_total", "queue_depth_messages"])[np.arange(series) % 3]
     base = pl.DataFrame(
-        {"ts": [T0] * series, "entity": [f"e{i}" for i in range(series)], "metric": names,
-         "value": np.zeros(series)}
+        {
+            "ts": [T0] * series,
+            "entity": [f"e{i}" for i in range(series)],
+            "metric": names,
+            "value": np.zeros(series),
+        }
     ).with_columns(pl.col("ts").dt.cast_time_unit("ms"))
     process = psutil.Process()
     warm = n_ticks // 5
@@ -174,7 +180,10 @@ def test_one_sample_per_window_equals_batch(n_writers: int) -> None:
         threading.Thread(
             target=lambda i=i, w=w: [
                 agg.add(tick, writer=w)
-                for _, tick in owner.filter(pl.col("_w") == i).drop("_w").sort("ts").group_by("ts", maintain_order=True)
+                for _, tick in owner.filter(pl.col("_w") == i)
+                .drop("_w")
+                .sort("ts")
+                .group_by("ts", maintain_order=True)
             ]
         )
         for i, w in enumerate(writers)

@@ -154,8 +154,13 @@ def test_status_over_time_detects_stop_and_recovery() -> None:
     assert parts.filter(pl.col("eval_ts") == T0 + timedelta(minutes=35))["status"].item() == "STOP"
     assert by_time[T0 + timedelta(minutes=55)] == "OK"  # caught up again
     samples, _ = status_over_time(
-        com, end, keys=keys, partition_keys=["topic", "partition"], group_keys=["group"],
-        every="5m", commit_mode="samples",
+        com,
+        end,
+        keys=keys,
+        partition_keys=["topic", "partition"],
+        group_keys=["group"],
+        every="5m",
+        commit_mode="samples",
     )
     assert samples.filter(pl.col("eval_ts") == T0 + timedelta(minutes=35))["status"].item() == "STALL"
 
@@ -163,8 +168,13 @@ def test_status_over_time_detects_stop_and_recovery() -> None:
 def test_lag_seconds_interpolates_linearly() -> None:
     end, _ = _history(10, 600.0, [0.0] * 10)  # 10 msg/s
     com = pl.DataFrame(
-        {"group": "g", "topic": "t", "partition": 0, "ts": [T0 + timedelta(minutes=9)] * 3,
-         "offset": [5400.0, 3000.0, 1500.0]}
+        {
+            "group": "g",
+            "topic": "t",
+            "partition": 0,
+            "ts": [T0 + timedelta(minutes=9)] * 3,
+            "offset": [5400.0, 3000.0, 1500.0],
+        }
     )
     out = lag_seconds(end, com, keys=["group", "topic", "partition"], partition_keys=["topic", "partition"])
     assert out.sort("offset")["lag_seconds"].to_list() == pytest.approx([390.0, 240.0, 0.0])
@@ -176,7 +186,9 @@ def test_lag_seconds_extrapolates_nan_and_flat_runs() -> None:
     offsets = [0.0, 300.0, 300.0, 300.0, 300.0, 600.0, 1200.0, 1800.0]
     end = pl.DataFrame({"p": 0, "ts": ts, "offset": offsets})
     keys, pk = ["g", "p"], ["p"]
-    look = pl.DataFrame({"g": "x", "p": 0, "ts": [ts[7], ts[7], ts[0], ts[7]], "offset": [300.0, 1800.0, 0.0, 450.0]})
+    look = pl.DataFrame(
+        {"g": "x", "p": 0, "ts": [ts[7], ts[7], ts[0], ts[7]], "offset": [300.0, 1800.0, 0.0, 450.0]}
+    )
     out = lag_seconds(end, look, keys=keys, partition_keys=pk)
     lag = {(t, o): v for t, o, v in out.select("ts", "offset", "lag_seconds").iter_rows()}
     assert lag[(ts[0], 0.0)] == 0.0  # at the newest point
@@ -186,7 +198,9 @@ def test_lag_seconds_extrapolates_nan_and_flat_runs() -> None:
     assert lag[(ts[7], 450.0)] == pytest.approx(210.0 - 135.0)
     # with 3 points (600 @ 150, 1200 @ 180, 1800 @ 210) 450 is older than the table:
     # extrapolate along oldest-newest, 20 msg/s, so 450 was at 142.5 s
-    small = lag_seconds(end, look.filter(pl.col("offset") == 450.0), keys=keys, partition_keys=pk, table_size=3)
+    small = lag_seconds(
+        end, look.filter(pl.col("offset") == 450.0), keys=keys, partition_keys=pk, table_size=3
+    )
     assert small["lag_seconds"].item() == pytest.approx(210.0 - 142.5)
     # fewer than two points: NaN (null); the -1 sentinel is not looked up at all
     single = pl.DataFrame({"p": 0, "ts": [ts[0]], "offset": [300.0]})
@@ -199,21 +213,40 @@ def test_lag_status_timeline_uses_stored_statuses_or_derives_them() -> None:
     from workbench.analysis.lagstatus import lag_status_timeline
 
     stored = pl.DataFrame(
-        {"ts": [T0, T0 + timedelta(minutes=5)], "provider": "kafka", "cluster": "k", "level": "consumer_group",
-         "entity": "g/t", "metric": "consumer_status", "value": [1.0, 5.0], "source": "prometheus:burrow"}
+        {
+            "ts": [T0, T0 + timedelta(minutes=5)],
+            "provider": "kafka",
+            "cluster": "k",
+            "level": "consumer_group",
+            "entity": "g/t",
+            "metric": "consumer_status",
+            "value": [1.0, 5.0],
+            "source": "prometheus:burrow",
+        }
     )
     out = lag_status_timeline(stored)
     assert out["status"].to_list() == ["OK", "STALL"]
     end, com = _history(60, 100.0, [min(100.0 * m, 2000.0) for m in range(60)])
     canonical = pl.concat(
         [
-            end.select("ts", pl.concat_str("topic", pl.col("partition").cast(pl.String), separator="/").alias("entity"),
-                       pl.lit("log_end_offset").alias("metric"), pl.col("offset").cast(pl.Float64).alias("value")),
-            com.select("ts", pl.concat_str("group", "topic", pl.col("partition").cast(pl.String), separator="/")
-                       .alias("entity"), pl.lit("committed_offset").alias("metric"),
-                       pl.col("offset").cast(pl.Float64).alias("value")),
+            end.select(
+                "ts",
+                pl.concat_str("topic", pl.col("partition").cast(pl.String), separator="/").alias("entity"),
+                pl.lit("log_end_offset").alias("metric"),
+                pl.col("offset").cast(pl.Float64).alias("value"),
+            ),
+            com.select(
+                "ts",
+                pl.concat_str("group", "topic", pl.col("partition").cast(pl.String), separator="/").alias(
+                    "entity"
+                ),
+                pl.lit("committed_offset").alias("metric"),
+                pl.col("offset").cast(pl.Float64).alias("value"),
+            ),
         ]
-    ).with_columns(provider=pl.lit("kafka"), cluster=pl.lit("k"), level=pl.lit("partition"), source=pl.lit("x"))
+    ).with_columns(
+        provider=pl.lit("kafka"), cluster=pl.lit("k"), level=pl.lit("partition"), source=pl.lit("x")
+    )
     derived = lag_status_timeline(canonical)
     group = derived.filter(pl.col("level") == "consumer_group")
     assert group["entity"].unique().to_list() == ["g/t"]

@@ -18,7 +18,9 @@ def sigma(y: float) -> float:
     return -1.0 if y > 3 else 2.0 / (1.0 + math.exp(5.0 * y)) - 1.0
 
 
-def make_file(n: int = 100, windows: tuple[tuple[int, int], ...] = ((40, 49),), name: str = "a/x.csv") -> nab.NabFile:
+def make_file(
+    n: int = 100, windows: tuple[tuple[int, int], ...] = ((40, 49),), name: str = "a/x.csv"
+) -> nab.NabFile:
     return nab.NabFile(name, np.arange(n).astype("datetime64[s]"), np.zeros(n), windows)
 
 

@@ -137,9 +137,7 @@ def test_prometheus_rate_matches_reference_with_jitter_and_resets() -> None:
 
 
 def test_prometheus_increase_per_window() -> None:
-    frame = _series([15.0, 30.0, 45.0, 60.0], step_s=15).with_columns(
-        pl.col("ts") + timedelta(seconds=15)
-    )
+    frame = _series([15.0, 30.0, 45.0, 60.0], step_s=15).with_columns(pl.col("ts") + timedelta(seconds=15))
     out = prometheus_rate(frame, by=["series"], range="1m", per_second=False)
     assert out.filter(pl.col("ts") == T0 + timedelta(minutes=1))["value"].to_list() == [60.0]
 
@@ -147,13 +145,13 @@ def test_prometheus_increase_per_window() -> None:
 @pytest.mark.parametrize("kind", ["counter", "offset"])
 def test_categorical_packed_path_equals_string_path(kind: str) -> None:
     rng = np.random.default_rng(5)
-    frames = [
-        _series(list(rng.integers(0, 50, 30).cumsum().astype(float)), name=f"s{i}")
-        for i in range(12)
-    ]
+    frames = [_series(list(rng.integers(0, 50, 30).cumsum().astype(float)), name=f"s{i}") for i in range(12)]
     frame = pl.concat(frames).with_columns(cluster=pl.lit("c"))
     frame = frame.with_columns(
-        pl.when(pl.int_range(pl.len()) % 17 == 5).then(pl.col("value") / 3).otherwise(pl.col("value")).alias("value")
+        pl.when(pl.int_range(pl.len()) % 17 == 5)
+        .then(pl.col("value") / 3)
+        .otherwise(pl.col("value"))
+        .alias("value")
     ).sample(fraction=1.0, shuffle=True, seed=2)
     by = ["cluster", "series"]
     plain = counter_to_rate(frame, by=by, kind=kind)  # type: ignore[arg-type]

@@ -21,9 +21,23 @@ def _kafka(minutes: int = 3) -> pl.DataFrame:
         ts = T0 + timedelta(minutes=m)
         for topic in ("orders", "billing"):
             for p in range(4):
-                rows.append((ts, "kafka", "k1", "partition", f"{topic}/{p}", "messages_in_per_s", 10.0 * (p + 1) + m))
-                rows.append((ts, "kafka", "k1", "partition", f"grp/{topic}/{p}", "consumer_lag_messages", 100.0 * p))
-                rows.append((ts, "kafka", "k1", "partition", f"grp/{topic}/{p}", "consumer_status", float(1 + (p == 3) * 3)))
+                rows.append(
+                    (ts, "kafka", "k1", "partition", f"{topic}/{p}", "messages_in_per_s", 10.0 * (p + 1) + m)
+                )
+                rows.append(
+                    (ts, "kafka", "k1", "partition", f"grp/{topic}/{p}", "consumer_lag_messages", 100.0 * p)
+                )
+                rows.append(
+                    (
+                        ts,
+                        "kafka",
+                        "k1",
+                        "partition",
+                        f"grp/{topic}/{p}",
+                        "consumer_status",
+                        float(1 + (p == 3) * 3),
+                    )
+                )
         # a broker-level series of the same metric must not be double counted at cluster level
         rows.append((ts, "kafka", "k1", "broker", "broker-1", "messages_in_per_s", 999.0))
         rows.append((ts, "kafka", "k1", "broker", "broker-1", "memory_used_bytes", 5e8))
@@ -36,8 +50,13 @@ def _rabbit() -> pl.DataFrame:
     queues = {"a": 1.0, "shop/b": 2.0, "shop/c": 3.0, "ops/d": 4.0}
     return pl.DataFrame(
         {
-            "ts": T0, "provider": "rabbitmq", "cluster": "r1", "level": "queue",
-            "entity": list(queues), "metric": "queue_depth_messages", "value": list(queues.values()),
+            "ts": T0,
+            "provider": "rabbitmq",
+            "cluster": "r1",
+            "level": "queue",
+            "entity": list(queues),
+            "metric": "queue_depth_messages",
+            "value": list(queues.values()),
             "source": "test",
         }
     )
@@ -78,8 +97,13 @@ def test_queue_vhost_node_cluster() -> None:
     frame = _rabbit()
     vhost = rollup(frame, to="vhost", percentiles=())
     assert vhost.select("entity", "value").rows() == [("/", 1.0), ("ops", 4.0), ("shop", 5.0)]
-    nodes = pl.DataFrame({"cluster": "r1", "entity": ["a", "shop/b", "shop/c", "ops/d"],
-                          "node": ["rabbit@n1", "rabbit@n1", "rabbit@n2", "rabbit@n2"]})
+    nodes = pl.DataFrame(
+        {
+            "cluster": "r1",
+            "entity": ["a", "shop/b", "shop/c", "ops/d"],
+            "node": ["rabbit@n1", "rabbit@n1", "rabbit@n2", "rabbit@n2"],
+        }
+    )
     node = rollup(frame, to="node", queue_nodes=nodes, percentiles=())
     assert node.select("entity", "value").rows() == [("rabbit@n1", 3.0), ("rabbit@n2", 7.0)]
     every = rollup_topology(frame, queue_nodes=nodes, percentiles=())
@@ -112,7 +136,16 @@ def test_topology_edges_from_entity_ids() -> None:
         {
             "provider": ["kafka"] * 6 + ["rabbitmq"] * 2,
             "cluster": ["k1"] * 6 + ["r1"] * 2,
-            "level": ["cluster", "topic", "partition", "consumer_group", "partition", "broker", "cluster", "queue"],
+            "level": [
+                "cluster",
+                "topic",
+                "partition",
+                "consumer_group",
+                "partition",
+                "broker",
+                "cluster",
+                "queue",
+            ],
             "entity": ["k1", "orders", "orders/0", "grp/orders", "grp/orders/0", "broker-1", "r1", "shop/b"],
         }
     )
@@ -132,7 +165,9 @@ def test_topology_edges_from_entity_ids() -> None:
 def test_composed_cluster_rollup_equals_direct(categorical: bool) -> None:
     frame = pl.concat([_kafka(), _rabbit()], how="vertical_relaxed")
     if categorical:
-        frame = frame.with_columns(pl.col("provider", "cluster", "level", "entity", "metric").cast(pl.Categorical))
+        frame = frame.with_columns(
+            pl.col("provider", "cluster", "level", "entity", "metric").cast(pl.Categorical)
+        )
     composed = rollup_topology(frame, percentiles=()).filter(pl.col("level") == "cluster")
     direct = rollup(frame, to="cluster", percentiles=())
     cols = ["cluster", "metric", "ts", "value", "sum", "max", "min", "mean", "n"]

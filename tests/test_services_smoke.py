@@ -17,7 +17,9 @@ def test_prometheus_starts_and_scrapes_itself(prometheus_factory):
 
 
 def test_rabbitmq_counts_published_messages(rabbitmq):
-    params = pika.ConnectionParameters("127.0.0.1", rabbitmq.amqp_port, credentials=pika.PlainCredentials("guest", "guest"))
+    params = pika.ConnectionParameters(
+        "127.0.0.1", rabbitmq.amqp_port, credentials=pika.PlainCredentials("guest", "guest")
+    )
     with pika.BlockingConnection(params) as conn:
         channel = conn.channel()
         channel.queue_declare("smoke.q", durable=True)

@@ -21,8 +21,14 @@ def _frame(n_entities: int = 6, minutes: int = 47, seed: int = 0) -> pl.DataFram
     rows = n_entities * len(METRICS) * minutes
     return pl.DataFrame(
         {
-            "ts": [T0 + timedelta(minutes=int(m), seconds=int(s)) for m, s in
-                   zip(np.tile(np.arange(minutes), n_entities * len(METRICS)), rng.integers(0, 60, rows), strict=True)],
+            "ts": [
+                T0 + timedelta(minutes=int(m), seconds=int(s))
+                for m, s in zip(
+                    np.tile(np.arange(minutes), n_entities * len(METRICS)),
+                    rng.integers(0, 60, rows),
+                    strict=True,
+                )
+            ],
             "provider": "kafka",
             "cluster": "c1",
             "level": "partition",
@@ -52,7 +58,9 @@ def test_packed_fast_path_equals_general_path(shuffle: bool, every: str) -> None
     frame = _frame()
     if shuffle:
         frame = frame.sample(fraction=1.0, shuffle=True, seed=1)
-    categorical = frame.with_columns(pl.col("provider", "cluster", "level", "entity", "metric").cast(pl.Categorical))
+    categorical = frame.with_columns(
+        pl.col("provider", "cluster", "level", "entity", "metric").cast(pl.Categorical)
+    )
     stats = ["n", "min", "max", "p95", "first", "last"]
     general = window_aggregate(frame, every=every, stats=stats)
     fast = window_aggregate(categorical, every=every, stats=stats)
@@ -64,20 +72,32 @@ def test_packed_fast_path_equals_general_path(shuffle: bool, every: str) -> None
 
 def test_offset_and_tumbling_edges() -> None:
     frame = pl.DataFrame(
-        {"ts": [T0 + timedelta(seconds=s) for s in (0, 29, 30, 89, 90)], "entity": "x",
-         "metric": "messages_in_per_s", "value": [1.0, 2.0, 3.0, 4.0, 5.0]}
+        {
+            "ts": [T0 + timedelta(seconds=s) for s in (0, 29, 30, 89, 90)],
+            "entity": "x",
+            "metric": "messages_in_per_s",
+            "value": [1.0, 2.0, 3.0, 4.0, 5.0],
+        }
     )
     plain = window_aggregate(frame, every="1m")
     assert plain["value"].to_list() == [2.0, 4.5]
     shifted = window_aggregate(frame, every="1m", offset="30s")
-    assert shifted["ts"].to_list() == [T0 - timedelta(seconds=30), T0 + timedelta(seconds=30), T0 + timedelta(seconds=90)]
+    assert shifted["ts"].to_list() == [
+        T0 - timedelta(seconds=30),
+        T0 + timedelta(seconds=30),
+        T0 + timedelta(seconds=90),
+    ]
     assert shifted["value"].to_list() == [1.5, 3.5, 5.0]
 
 
 def test_hopping_windows_overlap() -> None:
     frame = pl.DataFrame(
-        {"ts": [T0 + timedelta(minutes=m) for m in range(6)], "entity": "x",
-         "metric": "messages_in_per_s", "value": [float(m) for m in range(6)]}
+        {
+            "ts": [T0 + timedelta(minutes=m) for m in range(6)],
+            "entity": "x",
+            "metric": "messages_in_per_s",
+            "value": [float(m) for m in range(6)],
+        }
     )
     out = window_aggregate(frame, every="1m", period="3m", stats=["n"])
     first = out.filter(pl.col("ts") == T0)
@@ -94,8 +114,11 @@ def test_any_window_length_and_explicit_aggregate() -> None:
 
 def test_sliding_window() -> None:
     frame = pl.DataFrame(
-        {"ts": [T0 + timedelta(minutes=m) for m in range(5)] * 2, "entity": ["a"] * 5 + ["b"] * 5,
-         "value": [1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 10.0, 10.0, 10.0, 10.0]}
+        {
+            "ts": [T0 + timedelta(minutes=m) for m in range(5)] * 2,
+            "entity": ["a"] * 5 + ["b"] * 5,
+            "value": [1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 10.0, 10.0, 10.0, 10.0],
+        }
     )
     out = sliding_window(frame, period="3m", stats=["mean", "max", "n", "p50"])
     a = out.filter(pl.col("entity") == "a")
@@ -140,8 +163,15 @@ def test_segment_stats_equal_polars_group_by(layout: str) -> None:
     expected = (
         frame.sort("k", maintain_order=True)
         .group_by("k", maintain_order=True)
-        .agg(v.count().alias("n"), v.sum().alias("sum"), v.min().alias("min"), v.max().alias("max"),
-             v.mean().alias("mean"), v.first().alias("first"), v.last().alias("last"))
+        .agg(
+            v.count().alias("n"),
+            v.sum().alias("sum"),
+            v.min().alias("min"),
+            v.max().alias("max"),
+            v.mean().alias("mean"),
+            v.first().alias("first"),
+            v.last().alias("last"),
+        )
     )
     assert got is not None
     assert_frame_equal(got, expected, rel_tol=1e-12)

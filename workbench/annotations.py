@@ -139,12 +139,14 @@ def add_annotation(
     if not isinstance(text, str) or not text.strip():
         raise ParameterError("text", allowed="a non-empty note", received=text)
     if len(text) > MAX_TEXT_LENGTH:
-        raise ParameterError("text", allowed=f"at most {MAX_TEXT_LENGTH} characters",
-                             received=f"{len(text)} characters")
+        raise ParameterError(
+            "text", allowed=f"at most {MAX_TEXT_LENGTH} characters", received=f"{len(text)} characters"
+        )
     t0, t1 = _as_utc(start, "start"), _as_utc(end, "end")
     if t0 > t1:
-        raise ParameterError("end", allowed=f"a time at or after start {t0.isoformat()}",
-                             received=t1.isoformat())
+        raise ParameterError(
+            "end", allowed=f"a time at or after start {t0.isoformat()}", received=t1.isoformat()
+        )
     note = {
         "id": uuid.uuid4().hex,
         "cluster": cluster,
@@ -202,8 +204,11 @@ def read_annotations(
         pl.col(c).str.to_datetime(time_zone="UTC").dt.cast_time_unit("ms")
         for c in ("start", "end", "created")
     )
-    filters = [pl.col(k) == v for k, v in (("cluster", cluster), ("level", level),
-                                           ("entity", entity)) if v is not None]
+    filters = [
+        pl.col(k) == v
+        for k, v in (("cluster", cluster), ("level", level), ("entity", entity))
+        if v is not None
+    ]
     if start is not None:
         filters.append(pl.col("end") >= _as_utc(start, "start"))
     if end is not None:
@@ -224,8 +229,7 @@ def delete_annotation(root: Any, annotation_id: str) -> None:
         If no such note exists.
     """
     if not isinstance(annotation_id, str) or not _ID.match(annotation_id):
-        raise ParameterError("annotation_id", allowed="32 lowercase hex characters",
-                             received=annotation_id)
+        raise ParameterError("annotation_id", allowed="32 lowercase hex characters", received=annotation_id)
     path = annotations_dir(root) / f"{annotation_id}.json"
     try:
         path.unlink()

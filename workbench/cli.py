@@ -231,10 +231,14 @@ def ingest_prometheus_command(
     url: Annotated[str, typer.Option(envvar="WORKBENCH_PROMETHEUS_URL", help="Prometheus base URL.")],
     since: Annotated[str, typer.Option(help="How far back, e.g. 2h, 7d.")] = "7d",
     step: Annotated[str, typer.Option(help="Resolution of the range pull, e.g. 15s, 1m.")] = "60s",
-    provider: Annotated[str | None, typer.Option(help="Only this provider's exporters: kafka, rabbitmq, sqs.")] = None,
+    provider: Annotated[
+        str | None, typer.Option(help="Only this provider's exporters: kafka, rabbitmq, sqs.")
+    ] = None,
     cluster: Annotated[str | None, typer.Option(help="Cluster name when the labels name none.")] = None,
     selector: Annotated[str, typer.Option(help='Extra label matchers, e.g. job="rabbitmq".')] = "",
-    counters: Annotated[str, typer.Option(help="raw (rate per raw series here) or promql (rate() in Prometheus).")] = "raw",
+    counters: Annotated[
+        str, typer.Option(help="raw (rate per raw series here) or promql (rate() in Prometheus).")
+    ] = "raw",
     rate_window: Annotated[str | None, typer.Option(help="Range of rate() with --counters promql.")] = None,
     dataset: Annotated[str | None, typer.Option(help="Dataset to append to (default: from the URL).")] = None,
     timeout: Annotated[float, typer.Option(help="Read timeout per request, seconds.")] = 60.0,
@@ -269,13 +273,20 @@ def ingest_prometheus_command(
 @ingest_app.command("file")
 def ingest_file_command(
     path: Annotated[Path, typer.Argument(help="Exposition (.prom/.om/.txt), CSV, Parquet or NAB CSV file.")],
-    dataset: Annotated[str | None, typer.Option(help="Dataset to append to (default: the file name).")] = None,
-    provider: Annotated[str | None, typer.Option(help="Only this provider's exporters (or a NAB file's provider).")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Dataset to append to (default: the file name).")
+    ] = None,
+    provider: Annotated[
+        str | None, typer.Option(help="Only this provider's exporters (or a NAB file's provider).")
+    ] = None,
     cluster: Annotated[str | None, typer.Option(help="Cluster name when the data names none.")] = None,
     timestamp: Annotated[
-        str | None, typer.Option(help="Scrape time of exposition samples, ISO 8601 with zone (default: file mtime).")
+        str | None,
+        typer.Option(help="Scrape time of exposition samples, ISO 8601 with zone (default: file mtime)."),
     ] = None,
-    period: Annotated[float | None, typer.Option(help="YACE period in seconds for per-period values.")] = None,
+    period: Annotated[
+        float | None, typer.Option(help="YACE period in seconds for per-period values.")
+    ] = None,
     quarantine_out: Annotated[Path | None, typer.Option(help="Write quarantined rows here as CSV.")] = None,
 ) -> None:
     """Read a metrics file, map it to canonical rows and store it; print the quarantine summary."""
@@ -289,35 +300,61 @@ def ingest_file_command(
         try:
             when = dt.datetime.fromisoformat(timestamp)
         except ValueError as err:
-            raise ParameterError("timestamp", allowed="ISO 8601, e.g. 2026-01-01T00:00:00+00:00", received=timestamp) from err
+            raise ParameterError(
+                "timestamp", allowed="ISO 8601, e.g. 2026-01-01T00:00:00+00:00", received=timestamp
+            ) from err
         if when.tzinfo is None:
-            raise ParameterError("timestamp", allowed="a time with a zone (e.g. +00:00 or Z)", received=timestamp)
+            raise ParameterError(
+                "timestamp", allowed="a time with a zone (e.g. +00:00 or Z)", received=timestamp
+            )
     with console.status(f"reading {path} ..."):
-        report = ingest_file(path, dataset=dataset, provider=provider, cluster=cluster, timestamp=when, period_s=period)
+        report = ingest_file(
+            path, dataset=dataset, provider=provider, cluster=cluster, timestamp=when, period_s=period
+        )
     _print_ingest(report, quarantine_out)
 
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to bind (default: WORKBENCH_APP_HOST or 127.0.0.1); anything but loopback requires WORKBENCH_APP_USER/PASSWORD.")] = None,
-    port: Annotated[int | None, typer.Option(min=1, max=65535, help="TCP port (default: WORKBENCH_APP_PORT or 8050).")] = None,
-    store_dir: Annotated[Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to bind (default: WORKBENCH_APP_HOST or 127.0.0.1); anything but loopback requires WORKBENCH_APP_USER/PASSWORD."
+        ),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="TCP port (default: WORKBENCH_APP_PORT or 8050).")
+    ] = None,
+    store_dir: Annotated[
+        Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")
+    ] = None,
 ) -> None:
     """Serve the Dash analytics app (waitress) until interrupted."""
     from workbench.app import serve as serve_app
     from workbench.store import Store
 
     config = settings()
-    serve_app(host or config.app_host, port or config.app_port, store=Store(store_dir), announce=console.print)
+    serve_app(
+        host or config.app_host, port or config.app_port, store=Store(store_dir), announce=console.print
+    )
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def report(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Notebook name in notebooks/ (see `workbench reports --available`).")],
-    source: Annotated[str | None, typer.Option(help="Data source: sim:<scenario>[:seed], store:<dataset>, file:<path>, prometheus:<url>.")] = None,
+    name: Annotated[
+        str, typer.Argument(help="Notebook name in notebooks/ (see `workbench reports --available`).")
+    ],
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="Data source: sim:<scenario>[:seed], store:<dataset>, file:<path>, prometheus:<url>."
+        ),
+    ] = None,
     show_code: Annotated[bool, typer.Option(help="Keep code cells in the HTML.")] = False,
-    keep: Annotated[int | None, typer.Option(min=1, help="Afterwards keep only the newest N runs of this report.")] = None,
+    keep: Annotated[
+        int | None, typer.Option(min=1, help="Afterwards keep only the newest N runs of this report.")
+    ] = None,
     keep_days: Annotated[float | None, typer.Option(help="Afterwards delete runs older than N days.")] = None,
 ) -> None:
     """Run a report notebook with papermill: reports/NAME/<UTC time>/ with .ipynb, HTML and findings JSON.
@@ -327,16 +364,33 @@ def report(
     """
     from workbench.reports import parse_parameter_args, run_report
 
-    result = run_report(name, parse_parameter_args(ctx.args), source=source, show_code=show_code, keep=keep, keep_days=keep_days)
-    console.print(f"report {name}: {result.status} in {result.seconds:.1f}s, {len(result.findings)} findings", highlight=False)
-    console.print(f"  HTML:     {result.html}\n  notebook: {result.notebook}\n  findings: {result.findings_path}", highlight=False)
+    result = run_report(
+        name,
+        parse_parameter_args(ctx.args),
+        source=source,
+        show_code=show_code,
+        keep=keep,
+        keep_days=keep_days,
+    )
+    console.print(
+        f"report {name}: {result.status} in {result.seconds:.1f}s, {len(result.findings)} findings",
+        highlight=False,
+    )
+    console.print(
+        f"  HTML:     {result.html}\n  notebook: {result.notebook}\n  findings: {result.findings_path}",
+        highlight=False,
+    )
 
 
 @app.command()
 def reports(
-    available: Annotated[bool, typer.Option("--available", help="List the report notebooks and their parameters instead.")] = False,
+    available: Annotated[
+        bool, typer.Option("--available", help="List the report notebooks and their parameters instead.")
+    ] = False,
     name: Annotated[str | None, typer.Option(help="Only runs of this report.")] = None,
-    keep: Annotated[int | None, typer.Option(min=1, help="Prune: keep only the newest N runs per report.")] = None,
+    keep: Annotated[
+        int | None, typer.Option(min=1, help="Prune: keep only the newest N runs per report.")
+    ] = None,
     keep_days: Annotated[float | None, typer.Option(help="Prune: delete runs older than N days.")] = None,
 ) -> None:
     """List report runs (newest first), or prune them with --keep / --keep-days."""
@@ -368,7 +422,9 @@ def reports(
 def health(
     dataset: Annotated[str, typer.Argument(help="Dataset in the store.")],
     top: Annotated[int, typer.Option(help="How many of the worst entities to show.")] = 20,
-    every: Annotated[str | None, typer.Option(help="Score per window, e.g. '1h' (default: whole range).")] = None,
+    every: Annotated[
+        str | None, typer.Option(help="Score per window, e.g. '1h' (default: whole range).")
+    ] = None,
     cluster: Annotated[str | None, typer.Option(help="Only this cluster.")] = None,
     store_dir: Annotated[Path | None, typer.Option(help="Store directory.")] = None,
 ) -> None:
@@ -378,14 +434,23 @@ def health(
 
     scores = dataset_health(dataset, store=Store(store_dir), every=every, cluster=cluster)
     shown = ["ts"] if every else []
-    short = {c: c.replace("_", " ").replace("lag status", "status").replace("replication", "repl") for c in COMPONENTS}
+    short = {
+        c: c.replace("_", " ").replace("lag status", "status").replace("replication", "repl")
+        for c in COMPONENTS
+    }
     view = scores.select(
-        *shown, "level", "entity", pl.col("score").round(1),
-        *(pl.col(f"{c}_penalty").round(1).alias(f"-{short[c]}") for c in COMPONENTS), "explanation",
+        *shown,
+        "level",
+        "entity",
+        pl.col("score").round(1),
+        *(pl.col(f"{c}_penalty").round(1).alias(f"-{short[c]}") for c in COMPONENTS),
+        "explanation",
     )
     if console.width < 140:  # the explanation already lists every non-zero penalty
         view = view.select(*shown, "level", "entity", "score", "explanation")
-    console.print(frame_table(view, title=f"Health of {dataset} (worst first; penalties in points)", max_rows=top))
+    console.print(
+        frame_table(view, title=f"Health of {dataset} (worst first; penalties in points)", max_rows=top)
+    )
 
 
 @app.command()
@@ -402,7 +467,14 @@ def scenarios() -> None:
     table.add_column("description", ratio=1, min_width=20)
     for row in list_scenarios().iter_rows(named=True):
         first_sentence = row["description"].split(". ")[0]
-        table.add_row(row["name"], row["origin"], str(row["clusters"]), str(row["incidents"]), f"{row['days'] or 0:g}", first_sentence)
+        table.add_row(
+            row["name"],
+            row["origin"],
+            str(row["clusters"]),
+            str(row["incidents"]),
+            f"{row['days'] or 0:g}",
+            first_sentence,
+        )
     console.print(table)
     console.print("cl. = clusters, inc. = ground-truth incidents")
 
@@ -412,12 +484,26 @@ def simulate_command(
     scenario: Annotated[str, typer.Argument(help="Scenario name (see: workbench scenarios) or a YAML file.")],
     days: Annotated[float | None, typer.Option(help="Days to simulate (default: the scenario's).")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives identical output.")] = 1,
-    start: Annotated[str | None, typer.Option(help="Start time, ISO 8601 with zone (default: the scenario's).")] = None,
-    step: Annotated[str | None, typer.Option(help="Sample interval such as 1m (default: the scenario's).")] = None,
-    dataset: Annotated[str | None, typer.Option(help="Dataset name (default: sim-<scenario>-<seed>).")] = None,
-    store_dir: Annotated[Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")] = None,
-    serve: Annotated[str | None, typer.Option(help="Serve the live fleet as Prometheus /metrics on HOST:PORT instead of storing.")] = None,
-    export: Annotated[Path | None, typer.Option(help="Also write the exporter-native history as OpenMetrics files into this directory.")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Start time, ISO 8601 with zone (default: the scenario's).")
+    ] = None,
+    step: Annotated[
+        str | None, typer.Option(help="Sample interval such as 1m (default: the scenario's).")
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Dataset name (default: sim-<scenario>-<seed>).")
+    ] = None,
+    store_dir: Annotated[
+        Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")
+    ] = None,
+    serve: Annotated[
+        str | None,
+        typer.Option(help="Serve the live fleet as Prometheus /metrics on HOST:PORT instead of storing."),
+    ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Also write the exporter-native history as OpenMetrics files into this directory."),
+    ] = None,
     speed: Annotated[float, typer.Option(help="With --serve: simulated seconds per second.")] = 1.0,
     horizon: Annotated[str, typer.Option(help="With --serve: simulated time after now.")] = "1d",
 ) -> None:
@@ -425,9 +511,28 @@ def simulate_command(
     from workbench.sources.simulator.commands import serve_scenario, simulate_scenario
 
     if serve is not None:
-        serve_scenario(scenario, address=serve, days=days, seed=seed, step=step, speed=speed, horizon=horizon, export=export, announce=console.print)
+        serve_scenario(
+            scenario,
+            address=serve,
+            days=days,
+            seed=seed,
+            step=step,
+            speed=speed,
+            horizon=horizon,
+            export=export,
+            announce=console.print,
+        )
         return
-    summary = simulate_scenario(scenario, days=days, seed=seed, start=start, step=step, dataset=dataset, store_dir=store_dir, export=export)
+    summary = simulate_scenario(
+        scenario,
+        days=days,
+        seed=seed,
+        start=start,
+        step=step,
+        dataset=dataset,
+        store_dir=store_dir,
+        export=export,
+    )
     console.print(summary.headline)
     if summary.incidents.height:
         console.print(frame_table(summary.incidents, title="Ground-truth incidents"))
@@ -440,10 +545,19 @@ def learn_command(
     start: Annotated[str | None, typer.Option(help="From this time (ISO 8601 with zone).")] = None,
     end: Annotated[str | None, typer.Option(help="Until this time (ISO 8601 with zone).")] = None,
     jobs: Annotated[int, typer.Option(help="Parallel workers (-1 = all cores).")] = -1,
-    backend: Annotated[str | None, typer.Option(help="joblib backend: loky (default), threading or dask.")] = None,
-    scheduler: Annotated[str | None, typer.Option(help="With --backend dask: scheduler address, e.g. tcp://host:8786 (default: DASK_SCHEDULER_ADDRESS, else a local Dask cluster).")] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="joblib backend: loky (default), threading or dask.")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="With --backend dask: scheduler address, e.g. tcp://host:8786 (default: DASK_SCHEDULER_ADDRESS, else a local Dask cluster)."
+        ),
+    ] = None,
     top: Annotated[int, typer.Option(help="How many findings to print.")] = 10,
-    store_dir: Annotated[Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")] = None,
+    store_dir: Annotated[
+        Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")
+    ] = None,
 ) -> None:
     """Learn what is normal for every entity; store and print anomalies, forecasts and root causes."""
     from contextlib import ExitStack
@@ -458,7 +572,13 @@ def learn_command(
         raise ParameterError("backend", allowed="loky, threading or dask", received=backend)
     if scheduler is not None and backend != "dask":
         raise ParameterError("scheduler", allowed="only with --backend dask", received=scheduler)
-    columns = (TextColumn("learning"), BarColumn(), MofNCompleteColumn(), TextColumn("entities"), TimeElapsedColumn())
+    columns = (
+        TextColumn("learning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("entities"),
+        TimeElapsedColumn(),
+    )
     with ExitStack() as stack, Progress(*columns, console=err_console, transient=True) as bar:
         if backend == "dask":  # joblib's dask backend needs a live Client in this process
             from distributed import Client
@@ -469,13 +589,24 @@ def learn_command(
             console.print(f"Dask scheduler {client.scheduler.address} (dashboard {client.dashboard_link})")
         task = bar.add_task("learn", total=None)
         findings = learn_dataset(
-            dataset, store=Store(store_dir), cluster=cluster, start=start, end=end, n_jobs=jobs, backend=backend,
+            dataset,
+            store=Store(store_dir),
+            cluster=cluster,
+            start=start,
+            end=end,
+            n_jobs=jobs,
+            backend=backend,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     counts = findings.group_by("kind").len().sort("len", descending=True)
-    console.print(f"{findings.height} findings stored for {dataset}: " + ", ".join(f"{n} {k}" for k, n in counts.iter_rows()))
+    console.print(
+        f"{findings.height} findings stored for {dataset}: "
+        + ", ".join(f"{n} {k}" for k, n in counts.iter_rows())
+    )
     for row in top_findings(findings, top).iter_rows(named=True):
-        console.print(f"[bold]{row['severity']}[/bold] {row['kind']} {row['level']} {row['entity']} {row['metric']} ({row['start']:%Y-%m-%d %H:%M} UTC)")
+        console.print(
+            f"[bold]{row['severity']}[/bold] {row['kind']} {row['level']} {row['entity']} {row['metric']} ({row['start']:%Y-%m-%d %H:%M} UTC)"
+        )
         console.print(f"  {row['explanation']}", highlight=False)
 
 
@@ -483,9 +614,13 @@ def learn_command(
 def learn_sim_command(
     dataset: Annotated[str, typer.Argument(help="Stored dataset with real data (see: workbench datasets).")],
     name: Annotated[str | None, typer.Option(help="Scenario name (default: learned-<dataset>).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Scenario YAML to write (default: the imported-scenarios folder).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Scenario YAML to write (default: the imported-scenarios folder).")
+    ] = None,
     metric: Annotated[str | None, typer.Option(help="Learn only this metric.")] = None,
-    store_dir: Annotated[Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")] = None,
+    store_dir: Annotated[
+        Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")
+    ] = None,
 ) -> None:
     """Learn a simulation from real data and write a scenario file that `workbench simulate` runs."""
     from workbench.fidelity.commands import learn_sim
@@ -500,11 +635,20 @@ def learn_sim_command(
 def validate_sim_command(
     real: Annotated[str | None, typer.Option(help="Stored dataset with the real data.")] = None,
     sim: Annotated[str | None, typer.Option(help="Stored dataset with the synthetic data.")] = None,
-    scenarios: Annotated[bool, typer.Option("--scenarios", help="Score every built-in scenario against bundled real data instead.")] = False,
+    scenarios: Annotated[
+        bool,
+        typer.Option("--scenarios", help="Score every built-in scenario against bundled real data instead."),
+    ] = False,
     metric: Annotated[str | None, typer.Option(help="Compare only this real metric.")] = None,
-    standardize: Annotated[bool, typer.Option(help="z-score both series first (compare shapes only).")] = False,
-    out: Annotated[Path | None, typer.Option(help="Report folder (default: reports/fidelity/<UTC timestamp>/).")] = None,
-    store_dir: Annotated[Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")] = None,
+    standardize: Annotated[
+        bool, typer.Option(help="z-score both series first (compare shapes only).")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Report folder (default: reports/fidelity/<UTC timestamp>/).")
+    ] = None,
+    store_dir: Annotated[
+        Path | None, typer.Option(help="Store directory (default: WORKBENCH_STORE_DIR or data/store).")
+    ] = None,
 ) -> None:
     """Compare a simulation with real data statistically: verdict table + HTML/JSON report."""
     from workbench.errors import ParameterError
@@ -515,8 +659,12 @@ def validate_sim_command(
     elif real is None or sim is None:
         raise ParameterError("--real/--sim", allowed="both datasets, or --scenarios", received=(real, sim))
     else:
-        result, folder = validate_sim(real, sim, store_dir=store_dir, out_dir=out, metric=metric, standardize=standardize)
-    verdicts = result.verdicts().select("pair", "statistic", pl.col("value").round(4), "rule", "threshold", "verdict")
+        result, folder = validate_sim(
+            real, sim, store_dir=store_dir, out_dir=out, metric=metric, standardize=standardize
+        )
+    verdicts = result.verdicts().select(
+        "pair", "statistic", pl.col("value").round(4), "rule", "threshold", "verdict"
+    )
     console.print(frame_table(verdicts, title="Fidelity verdicts per series", max_rows=400))
     console.print(frame_table(result.summary().with_columns(pl.col("mean").round(4)), title="Summary"))
     console.print(f"Report: {folder / 'report.html'} (and report.json)")

@@ -74,7 +74,11 @@ def _simulate(console: Console, ctx: Context) -> str:
     from workbench.sources.simulator.commands import simulate_scenario
 
     summary = simulate_scenario(
-        "default", days=ctx["days"], seed=ctx["seed"], dataset=DEMO_DATASETS["fleet"], store_dir=ctx["store"].root
+        "default",
+        days=ctx["days"],
+        seed=ctx["seed"],
+        dataset=DEMO_DATASETS["fleet"],
+        store_dir=ctx["store"].root,
     )
     console.print(summary.headline, highlight=False)
     return f"{DEMO_DATASETS['fleet']}: {summary.incidents.height} ground-truth incidents"
@@ -117,8 +121,12 @@ def _learn(console: Console, ctx: Context) -> str:
 
     store: Store = ctx["store"]
     with Progress(
-        TextColumn("learning entities"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console, transient=True,
+        TextColumn("learning entities"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as bar:
         task = bar.add_task("learn", total=None)
 
@@ -165,7 +173,9 @@ def demo_steps() -> list[DemoStep]:
         DemoStep("Load bundled real data", "workbench.sources.files", _load_real),
         DemoStep("Health scores and lag status", "workbench.analysis.health", _health),
         DemoStep("Learn patterns, anomalies, forecasts, root causes", "workbench.analysis.learn", _learn),
-        DemoStep("Learn a simulation from real data and validate it", "workbench.fidelity.commands", _fidelity),
+        DemoStep(
+            "Learn a simulation from real data and validate it", "workbench.fidelity.commands", _fidelity
+        ),
         DemoStep("Fleet report (papermill)", "workbench.reports", _report),
     ]
 

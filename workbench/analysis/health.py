@@ -151,8 +151,10 @@ def _badness(backlog_floor: float, disk_floor: float) -> dict[str, pl.Expr]:
     consumed = pl.max_horizontal(pl.col("_out_rate"), pl.col("_in_rate"), pl.lit(1e-9))
     inflow = pl.max_horizontal(pl.col("_in_rate"), pl.col("_out_rate"), pl.lit(1e-9))
     dlq = (
-        pl.when(pl.col("dlq_depth") > pl.col("_dlq_first")).then(1.0)
-        .when(pl.col("dlq_depth") > 0).then(0.3)
+        pl.when(pl.col("dlq_depth") > pl.col("_dlq_first"))
+        .then(1.0)
+        .when(pl.col("dlq_depth") > 0)
+        .then(0.3)
         .otherwise(0.0)
     )
     errors = pl.max_horizontal(
@@ -160,15 +162,22 @@ def _badness(backlog_floor: float, disk_floor: float) -> dict[str, pl.Expr]:
         (pl.col("_dead_lettered") / inflow / 0.01).clip(0.0, 1.0),
         dlq,
     )
-    share = (pl.col("under_replicated") / pl.max_horizontal(pl.col("_partitions"), pl.lit(1.0))).clip(0.0, 1.0)
+    share = (pl.col("under_replicated") / pl.max_horizontal(pl.col("_partitions"), pl.lit(1.0))).clip(
+        0.0, 1.0
+    )
     replication = (
         # Only a cluster must have exactly one active controller; brokers report 0 or 1.
         pl.when(
             (pl.col("offline_partitions") > 0)
-            | ((pl.col("level") == "cluster") & pl.col("_controllers").is_not_null() & (pl.col("_controllers") != 1))
+            | (
+                (pl.col("level") == "cluster")
+                & pl.col("_controllers").is_not_null()
+                & (pl.col("_controllers") != 1)
+            )
         )
         .then(1.0)
-        .when(pl.col("under_replicated") > 0).then(0.5 + 0.5 * share)
+        .when(pl.col("under_replicated") > 0)
+        .then(0.5 + 0.5 * share)
         .otherwise(0.0)
     )
     alarms = pl.when(pl.col("alarm") > 0).then(1.0).otherwise(0.0)
@@ -176,17 +185,23 @@ def _badness(backlog_floor: float, disk_floor: float) -> dict[str, pl.Expr]:
     disk = ((2 * disk_floor - pl.col("disk_free_bytes")) / disk_floor).clip(0.0, 1.0)
     capacity = pl.max_horizontal(mem, disk)
     out = {
-        "lag_status": lag_status, "lag_trend": trend, "errors": errors,
-        "replication": replication, "alarms": alarms, "capacity": capacity,
+        "lag_status": lag_status,
+        "lag_trend": trend,
+        "errors": errors,
+        "replication": replication,
+        "alarms": alarms,
+        "capacity": capacity,
     }
     return {k: e.fill_null(0.0).fill_nan(0.0) for k, e in out.items()}
 
 
 def _explanation(weights: Mapping[str, float]) -> pl.Expr:
     parts = [
-        pl.when(pl.col(f"{c}_penalty") > 0.05)
-        .then(pl.format("{} -{}", pl.lit(c), pl.col(f"{c}_penalty").round(1)))
-        for c in COMPONENTS if weights.get(c, 0) > 0
+        pl.when(pl.col(f"{c}_penalty") > 0.05).then(
+            pl.format("{} -{}", pl.lit(c), pl.col(f"{c}_penalty").round(1))
+        )
+        for c in COMPONENTS
+        if weights.get(c, 0) > 0
     ]
     text = pl.concat_str(parts, separator="; ", ignore_nulls=True)
     return pl.when(text == "").then(pl.lit("no penalties")).otherwise(text)
@@ -277,13 +292,30 @@ def health_scores(
     penalties = [(w.get(c, 0.0) * bad[c]).alias(f"{c}_penalty") for c in COMPONENTS]
     scored = feats.with_columns(penalties)
     total = pl.sum_horizontal([pl.col(f"{c}_penalty") for c in COMPONENTS])
-    scored = scored.with_columns((100.0 - total).clip(0.0, 100.0).alias("score"), _explanation(w).alias("explanation"))
+    scored = scored.with_columns(
+        (100.0 - total).clip(0.0, 100.0).alias("score"), _explanation(w).alias("explanation")
+    )
     scored = scored.rename({"_window": "ts"}) if every is not None else scored.rename({"_span_start": "ts"})
-    evidence = ["status_code", "backlog_first", "backlog_last", "dlq_depth", "under_replicated",
-                "offline_partitions", "alarm", "memory_utilisation", "disk_free_bytes"]
+    evidence = [
+        "status_code",
+        "backlog_first",
+        "backlog_last",
+        "dlq_depth",
+        "under_replicated",
+        "offline_partitions",
+        "alarm",
+        "memory_utilisation",
+        "disk_free_bytes",
+    ]
     keys = [*_GROUP, "ts"]
-    columns = [*keys, "score", "explanation",
-               *(f"{c}_penalty" for c in COMPONENTS), *(f"{c}_observed" for c in COMPONENTS), *evidence]
+    columns = [
+        *keys,
+        "score",
+        "explanation",
+        *(f"{c}_penalty" for c in COMPONENTS),
+        *(f"{c}_observed" for c in COMPONENTS),
+        *evidence,
+    ]
     return scored.select(columns).sort(["score", *keys]).collect()
 
 
@@ -330,8 +362,13 @@ def health_report(
     if data.is_empty():
         raise ParameterError("frame", allowed="a frame with at least one row", received="an empty frame")
     # Categorical keys let windows and rollups group on one packed integer.
-    data = data.with_columns(pl.col(c).cast(pl.String).cast(pl.Categorical) for c in _CATEGORICAL if c in data.columns)
-    if status_every is not None and "consumer_status" not in data.get_column("metric").cast(pl.String).unique():
+    data = data.with_columns(
+        pl.col(c).cast(pl.String).cast(pl.Categorical) for c in _CATEGORICAL if c in data.columns
+    )
+    if (
+        status_every is not None
+        and "consumer_status" not in data.get_column("metric").cast(pl.String).unique()
+    ):
         status = consumer_status_frame(data, every=status_every)
         if not status.is_empty():
             status = status.with_columns(pl.col(c).cast(pl.Categorical) for c in _CATEGORICAL)
@@ -343,7 +380,9 @@ def health_report(
     native = gridded.select(keep).with_columns(text)
     # A series the source reports itself (e.g. a cluster-level lag) wins over its rollup.
     series = ["cluster", "level", "entity", "metric"]
-    rolled = rolled.select(keep).with_columns(text).join(native.select(series).unique(), on=series, how="anti")
+    rolled = (
+        rolled.select(keep).with_columns(text).join(native.select(series).unique(), on=series, how="anti")
+    )
     both = pl.concat([native, rolled], how="vertical_relaxed")
     logger.info("health over %d entity rows and %d rollup rows", gridded.height, rolled.height)
     return health_scores(both, every=every, weights=weights)

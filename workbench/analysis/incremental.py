@@ -48,13 +48,13 @@ def _check_counters(counters: Mapping[str, tuple[str, str]]) -> None:
     for raw, spec in counters.items():
         if not (isinstance(spec, tuple) and len(spec) == 2 and spec[1] in COUNTER_KINDS):
             raise ParameterError(
-                "counters", allowed=f"raw metric -> (rate metric, kind in {COUNTER_KINDS})", received={raw: spec}
+                "counters",
+                allowed=f"raw metric -> (rate metric, kind in {COUNTER_KINDS})",
+                received={raw: spec},
             )
 
 
-def _rates(
-    raw: pl.DataFrame, counters: Mapping[str, tuple[str, str]], keys: Sequence[str]
-) -> pl.DataFrame:
+def _rates(raw: pl.DataFrame, counters: Mapping[str, tuple[str, str]], keys: Sequence[str]) -> pl.DataFrame:
     """Counter rows -> rate rows (metric renamed), per kind."""
     out = []
     metric = pl.col("metric").cast(pl.String)
@@ -67,7 +67,9 @@ def _rates(
             continue
         rated = counter_to_rate(part, by=keys, kind=kind)  # type: ignore[arg-type]
         rename = {m: counters[m][0] for m in names}
-        out.append(rated.with_columns(metric.replace_strict(rename, default=metric).cast(raw.schema["metric"])))
+        out.append(
+            rated.with_columns(metric.replace_strict(rename, default=metric).cast(raw.schema["metric"]))
+        )
     return pl.concat(out) if out else raw.clear()
 
 
@@ -208,7 +210,9 @@ class IncrementalAggregator:
         if self._keys is None:
             self._keys = keys
         elif keys != self._keys:
-            raise SchemaError(keys[0] if keys else "metric", f"tick series columns {keys} differ from {self._keys}")
+            raise SchemaError(
+                keys[0] if keys else "metric", f"tick series columns {keys} differ from {self._keys}"
+            )
 
     def add(self, tick: pl.DataFrame, *, writer: str = "default") -> int:
         """Add one tick (a long frame of samples) from ``writer``.
@@ -279,7 +283,8 @@ class IncrementalAggregator:
         with self._state_lock:
             mark = self._watermark()
             ready = sorted(
-                w for w in self._pending
+                w
+                for w in self._pending
                 if everything or (mark is not None and w + self._every + self._lateness <= mark)
             )
             popped = [(w, self._pending.pop(w)) for w in ready]
@@ -298,14 +303,18 @@ class IncrementalAggregator:
     def _close(self, window: datetime, frames: list[pl.DataFrame]) -> None:
         keys = self._keys or []
         rows = pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
-        is_counter = rows.select(pl.col("metric").is_in(list(self.counters))).to_series() if self.counters else None
+        is_counter = (
+            rows.select(pl.col("metric").is_in(list(self.counters))).to_series() if self.counters else None
+        )
         gauges = rows.filter(~is_counter) if is_counter is not None else rows
         parts = [gauges]
         if is_counter is not None:
             raw = rows.filter(is_counter)
             if not raw.is_empty():
                 raw = raw.select(gauges.columns)
-                with_carry = raw if self._carry is None else pl.concat([self._carry, raw], how="vertical_relaxed")
+                with_carry = (
+                    raw if self._carry is None else pl.concat([self._carry, raw], how="vertical_relaxed")
+                )
                 packed = _rates_packed(with_carry, self.counters, keys, carry=self._carry, raw=raw)
                 if packed is not None:
                     rated, self._carry = packed
@@ -398,7 +407,9 @@ def _rates_joined(
     fast = _rates_matched(fresh, carry, spec, is_offset, names)
     if fast is not None:
         return fast
-    prev = carry.select(pack_key_expr(spec).alias("_k"), pl.col("value").alias("_pv"), pl.col("ts").alias("_pt"))
+    prev = carry.select(
+        pack_key_expr(spec).alias("_k"), pl.col("value").alias("_pv"), pl.col("ts").alias("_pt")
+    )
     v, pv = pl.col("value"), pl.col("_pv")
     delta = v - pv
     increase = pl.when(delta >= 0).then(delta).when(is_offset).then(None).otherwise(v)
@@ -412,8 +423,10 @@ def _rates_joined(
         .with_columns(pl.col("_rate_metric").alias("metric"))
         .select(carry.columns)
     )
-    kept = carry.lazy().with_columns(pack_key_expr(spec).alias("_k")).join(
-        fresh.lazy().select("_k"), on="_k", how="anti"
+    kept = (
+        carry.lazy()
+        .with_columns(pack_key_expr(spec).alias("_k"))
+        .join(fresh.lazy().select("_k"), on="_k", how="anti")
     )
     new_carry = pl.concat([kept.drop("_k"), fresh.lazy().drop("_k")])
     rated_df, carry_df = pl.collect_all([rated, new_carry])
@@ -501,7 +514,9 @@ def _rates_sorted(
     delta = v - v.shift(1)
     increase = pl.when(delta >= 0).then(delta).when(is_offset).then(None).otherwise(v)
     seconds = (t - t.shift(1)).dt.total_microseconds().cast(pl.Float64) / 1e6
-    rate = pl.when((k != k.shift(1)).fill_null(True) | (seconds <= 0)).then(None).otherwise(increase / seconds)
+    rate = (
+        pl.when((k != k.shift(1)).fill_null(True) | (seconds <= 0)).then(None).otherwise(increase / seconds)
+    )
     # Rename raw counter -> rate metric through a tiny table (no per-row string work).
     rated = (
         work.with_columns(rate.alias("value"))
@@ -515,7 +530,9 @@ def _rates_sorted(
     return rated_df, carry_df
 
 
-def _last_per_series(frame: pl.DataFrame, keys: Sequence[str], counters: Mapping[str, tuple[str, str]]) -> pl.DataFrame:
+def _last_per_series(
+    frame: pl.DataFrame, keys: Sequence[str], counters: Mapping[str, tuple[str, str]]
+) -> pl.DataFrame:
     """Newest usable sample of each counter series (offset sentinels excluded)."""
     offsets = [m for m, (_, k) in counters.items() if k == "offset"]
     usable = frame.filter(~(pl.col("metric").cast(pl.String).is_in(offsets) & (pl.col("value") < 0)))

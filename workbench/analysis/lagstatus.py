@@ -284,8 +284,16 @@ def group_status(partitions: pl.DataFrame, *, group_keys: Sequence[str]) -> pl.D
         .join(codes, on="_worst", how="left")
         .with_columns(pl.min_horizontal(pl.col("_worst"), pl.lit(err)).cast(pl.Int8).alias("status_code"))
         .join(_CODE_TO_STATUS, on="status_code", how="left")
-        .select(*group_keys, "status", "status_code", "complete", "total_lag", "max_lag",
-                "partition_count", "worst_partition")
+        .select(
+            *group_keys,
+            "status",
+            "status_code",
+            "complete",
+            "total_lag",
+            "max_lag",
+            "partition_count",
+            "worst_partition",
+        )
     )
 
 
@@ -354,7 +362,12 @@ def commit_windows(
         pl.col("offset").rolling_min(intervals, min_samples=1).over(pkeys).alias("_recent_min")
     )
     commits = (
-        commits.join_asof(ends.select(*pkeys, "ts", pl.col("offset").alias("_end")), on="ts", by=pkeys, check_sortedness=False)
+        commits.join_asof(
+            ends.select(*pkeys, "ts", pl.col("offset").alias("_end")),
+            on="ts",
+            by=pkeys,
+            check_sortedness=False,
+        )
         .with_columns(
             (pl.col("_end") - pl.col("offset")).clip(lower_bound=0.0).alias("lag"),
             pl.int_range(pl.len()).over(keys).alias("_i"),
@@ -371,18 +384,27 @@ def commit_windows(
     times = [] if lo is None else pl.datetime_range(lo, hi, every, closed="both", eager=True).to_list()
     grid = pl.LazyFrame({"eval_ts": times}, schema={"eval_ts": ts_dtype})
     pairs = (
-        commits.select(keys).unique()
+        commits.select(keys)
+        .unique()
         .join(grid, how="cross")
         .sort([*keys, "eval_ts"])
         .join_asof(
-            commits.select(*keys, pl.col("ts").alias("eval_ts"), pl.col("_i").alias("_last"),
-                           pl.col("offset").alias("_committed")),
-            on="eval_ts", by=keys, check_sortedness=False,
+            commits.select(
+                *keys,
+                pl.col("ts").alias("eval_ts"),
+                pl.col("_i").alias("_last"),
+                pl.col("offset").alias("_committed"),
+            ),
+            on="eval_ts",
+            by=keys,
+            check_sortedness=False,
         )
         .filter(pl.col("_last").is_not_null())
         .join_asof(
             ends.select(*pkeys, pl.col("ts").alias("eval_ts"), pl.col("offset").alias("_end"), "_recent_min"),
-            on="eval_ts", by=pkeys, check_sortedness=False,
+            on="eval_ts",
+            by=pkeys,
+            check_sortedness=False,
         )
     )
     current = pairs.select(
@@ -396,11 +418,15 @@ def commit_windows(
         pairs.select(
             *keys,
             "eval_ts",
-            pl.int_ranges((pl.col("_last") - intervals + 1).clip(lower_bound=0), pl.col("_last") + 1).alias("_i"),
+            pl.int_ranges((pl.col("_last") - intervals + 1).clip(lower_bound=0), pl.col("_last") + 1).alias(
+                "_i"
+            ),
         )
         .explode("_i")
         .join(commits, on=[*keys, "_i"])
-        .select(*keys, "eval_ts", pl.col("ts").alias("commit_ts"), "offset", "lag", pl.col("_i").alias("order"))
+        .select(
+            *keys, "eval_ts", pl.col("ts").alias("commit_ts"), "offset", "lag", pl.col("_i").alias("order")
+        )
     )
     return window, current
 
@@ -455,8 +481,13 @@ def status_over_time(
     'ERR'
     """
     window, current = commit_windows(
-        committed, log_end, keys=keys, partition_keys=partition_keys, every=every,
-        intervals=intervals, commit_mode=commit_mode,
+        committed,
+        log_end,
+        keys=keys,
+        partition_keys=partition_keys,
+        every=every,
+        intervals=intervals,
+        commit_mode=commit_mode,
     )
     wkeys = [*keys, "eval_ts"]
     parts = evaluate_partitions(window, current, keys=wkeys, intervals=intervals, allowed_lag=allowed_lag)
@@ -528,16 +559,20 @@ def lag_seconds(
         & pl.col("ts").ne_missing(pl.col("ts").shift(1)).over(pkeys)
     )
     off, prev, nxt = pl.col("offset"), pl.col("offset").shift(1), pl.col("offset").shift(-1)
-    kept = (
-        ends.filter(~((off == prev) & (off == nxt)).over(pkeys).fill_null(False))
-        .with_columns(pl.int_range(pl.len()).over(pkeys).alias("_k"))
+    kept = ends.filter(~((off == prev) & (off == nxt)).over(pkeys).fill_null(False)).with_columns(
+        pl.int_range(pl.len()).over(pkeys).alias("_k")
     )
     look = _offsets(committed, keys, "committed").with_columns(pl.col("ts").alias("_T"))
-    look = (
-        look.join_asof(ends.select(*pkeys, "ts", pl.col("offset").alias("_new_off"),
-                                   pl.col("ts").alias("_new_t")), on="ts", by=pkeys, check_sortedness=False)
-        .join_asof(kept.select(*pkeys, "ts", pl.col("_k").alias("_j"), pl.col("ts").alias("_j_t")),
-                   on="ts", by=pkeys, check_sortedness=False)
+    look = look.join_asof(
+        ends.select(*pkeys, "ts", pl.col("offset").alias("_new_off"), pl.col("ts").alias("_new_t")),
+        on="ts",
+        by=pkeys,
+        check_sortedness=False,
+    ).join_asof(
+        kept.select(*pkeys, "ts", pl.col("_k").alias("_j"), pl.col("ts").alias("_j_t")),
+        on="ts",
+        by=pkeys,
+        check_sortedness=False,
     )
     extra = (pl.col("_new_t") > pl.col("_j_t")).cast(pl.Int64)
     look = look.with_columns(
@@ -546,7 +581,10 @@ def lag_seconds(
     ).sort([*pkeys, "offset"])
     look = look.join_asof(
         kept.select(*pkeys, pl.col("offset").alias("_kc_off"), pl.col("_k").alias("_kc")),
-        left_on="offset", right_on="_kc_off", by=pkeys, check_sortedness=False,
+        left_on="offset",
+        right_on="_kc_off",
+        by=pkeys,
+        check_sortedness=False,
     )
     point = kept.select(*pkeys, "_k", pl.col("offset").alias("_off"), pl.col("ts").alias("_t"))
     extrapolate = pl.col("_kc").is_null() | (pl.col("_kc") < pl.col("_start"))
@@ -624,8 +662,16 @@ def consumer_status_frame(
         .collect()
     )
     empty = pl.DataFrame(
-        schema={"ts": pl.Datetime("ms", "UTC"), "provider": pl.String, "cluster": pl.String, "level": pl.String,
-                "entity": pl.String, "metric": pl.String, "value": pl.Float64, "source": pl.String}
+        schema={
+            "ts": pl.Datetime("ms", "UTC"),
+            "provider": pl.String,
+            "cluster": pl.String,
+            "level": pl.String,
+            "entity": pl.String,
+            "metric": pl.String,
+            "value": pl.Float64,
+            "source": pl.String,
+        }
     )
     committed = offsets.filter(pl.col("metric") == "committed_offset")
     log_end = offsets.filter(pl.col("metric") == "log_end_offset")
@@ -633,35 +679,54 @@ def consumer_status_frame(
         return empty
     e = pl.col("entity")
     committed = committed.select(
-        pl.col("provider").cast(pl.String), "cluster",
+        pl.col("provider").cast(pl.String),
+        "cluster",
         e.str.replace(r"/[^/]+/[^/]+$", "").alias("group"),
         e.str.extract(r"([^/]+)/[^/]+$").alias("topic"),
         e.str.extract(r"([^/]+)$").alias("partition"),
-        "ts", pl.col("value").alias("offset"),
+        "ts",
+        pl.col("value").alias("offset"),
     )
     log_end = log_end.select(
-        pl.col("provider").cast(pl.String), "cluster",
+        pl.col("provider").cast(pl.String),
+        "cluster",
         e.str.extract(r"^(.*)/[^/]+$").alias("topic"),
         e.str.extract(r"([^/]+)$").alias("partition"),
-        "ts", pl.col("value").alias("offset"),
+        "ts",
+        pl.col("value").alias("offset"),
     )
     pkeys = ["provider", "cluster", "topic", "partition"]
     keys = ["provider", "cluster", "group", "topic", "partition"]
     parts, groups = status_over_time(
-        committed, log_end, keys=keys, partition_keys=pkeys, group_keys=["provider", "cluster", "group", "topic"],
-        every=every, intervals=intervals, allowed_lag=allowed_lag, commit_mode=commit_mode,
+        committed,
+        log_end,
+        keys=keys,
+        partition_keys=pkeys,
+        group_keys=["provider", "cluster", "group", "topic"],
+        every=every,
+        intervals=intervals,
+        allowed_lag=allowed_lag,
+        commit_mode=commit_mode,
     )
     source = pl.lit("derived:burrow")
     part_rows = parts.select(
-        pl.col("eval_ts").alias("ts"), "provider", "cluster", pl.lit("partition").alias("level"),
+        pl.col("eval_ts").alias("ts"),
+        "provider",
+        "cluster",
+        pl.lit("partition").alias("level"),
         pl.concat_str("group", "topic", "partition", separator="/").alias("entity"),
-        pl.lit("consumer_status").alias("metric"), pl.col("status_code").cast(pl.Float64).alias("value"),
+        pl.lit("consumer_status").alias("metric"),
+        pl.col("status_code").cast(pl.Float64).alias("value"),
         source.alias("source"),
     )
     group_rows = groups.select(
-        pl.col("eval_ts").alias("ts"), "provider", "cluster", pl.lit("consumer_group").alias("level"),
+        pl.col("eval_ts").alias("ts"),
+        "provider",
+        "cluster",
+        pl.lit("consumer_group").alias("level"),
         pl.concat_str("group", "topic", separator="/").alias("entity"),
-        pl.lit("consumer_status").alias("metric"), pl.col("status_code").cast(pl.Float64).alias("value"),
+        pl.lit("consumer_status").alias("metric"),
+        pl.col("status_code").cast(pl.Float64).alias("value"),
         source.alias("source"),
     )
     out = pl.concat([part_rows, group_rows])

@@ -329,10 +329,7 @@ def score_corpus(
     """
     prof = _profile(profile)
     _check_scores(corpus, scores)
-    parts = [
-        _file_events(np.asarray(scores[f.name], dtype=np.float64), f.windows, prof)
-        for f in corpus
-    ]
+    parts = [_file_events(np.asarray(scores[f.name], dtype=np.float64), f.windows, prof) for f in corpus]
     n_windows = sum(p[2] for p in parts)
     null_raw = -prof.a_fn * n_windows
     perfect_raw = prof.a_tp * n_windows
@@ -362,9 +359,7 @@ def _best_threshold(parts: Sequence[tuple[FloatArray, FloatArray, int]], null_ra
     return float(cand_thr[best])
 
 
-def score_all_profiles(
-    corpus: Sequence[NabFile], scores: Mapping[str, FloatArray]
-) -> dict[str, NabResult]:
+def score_all_profiles(corpus: Sequence[NabFile], scores: Mapping[str, FloatArray]) -> dict[str, NabResult]:
     """Score under all three NAB profiles, each with its own corpus-wide threshold.
 
     Examples
@@ -471,12 +466,7 @@ def _load_file(root: Path, name: str, windows: list[list[str]]) -> NabFile:
     frame = pl.read_csv(path, schema={"timestamp": pl.String, "value": pl.Float64})
     stamps = frame["timestamp"].str.slice(0, 19)
     ts = stamps.str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="ms").to_numpy().astype("datetime64[s]")
-    firsts = (
-        pl.DataFrame({"stamp": stamps})
-        .with_row_index("row")
-        .group_by("stamp")
-        .agg(pl.col("row").min())
-    )
+    firsts = pl.DataFrame({"stamp": stamps}).with_row_index("row").group_by("stamp").agg(pl.col("row").min())
     first_row = dict(zip(firsts["stamp"].to_list(), firsts["row"].to_list(), strict=True))
     rows = []
     for start, end in windows:

@@ -126,10 +126,15 @@ def _aggregate(children: pl.DataFrame, percentiles: Sequence[float]) -> pl.DataF
         v.min().alias("min"),
         v.mean().alias("mean"),
         v.count().alias("n"),
-        *(v.quantile(q, interpolation="linear").alias(_PERCENTILES.get(q, f"p{q * 100:g}")) for q in percentiles),
+        *(
+            v.quantile(q, interpolation="linear").alias(_PERCENTILES.get(q, f"p{q * 100:g}"))
+            for q in percentiles
+        ),
     ]
     keys = ["provider", "cluster", "parent", "metric"]
-    work = children.with_columns((pl.col("ts").dt.epoch("ms") - pl.col("ts").dt.epoch("ms").min()).alias("_t"))
+    work = children.with_columns(
+        (pl.col("ts").dt.epoch("ms") - pl.col("ts").dt.epoch("ms").min()).alias("_t")
+    )
     spec = series_key_spec(work, [*keys, "_t"]) if not work.is_empty() else None
     ts_dtype = children.schema["ts"]
     if spec is None:
@@ -139,13 +144,15 @@ def _aggregate(children: pl.DataFrame, percentiles: Sequence[float]) -> pl.DataF
     work = work.select(pack_key_expr(spec).alias("_k"), "value")
     grouped = None
     if not percentiles:
-        grouped = segment_stats(work.get_column("_k"), work.get_column("value"), ["sum", "max", "min", "mean", "n"])
+        grouped = segment_stats(
+            work.get_column("_k"), work.get_column("value"), ["sum", "max", "min", "mean", "n"]
+        )
     if grouped is None:
         grouped, _ = group_by_packed_key(work, "_k", aggs, time_aware=False)
     out = grouped.with_columns(unpack_key_exprs(spec, "_k"))
-    return out.with_columns((pl.lit(t0, dtype=ts_dtype) + pl.duration(milliseconds=pl.col("_t"))).alias("ts")).drop(
-        "_k", "_t"
-    )
+    return out.with_columns(
+        (pl.lit(t0, dtype=ts_dtype) + pl.duration(milliseconds=pl.col("_t"))).alias("ts")
+    ).drop("_k", "_t")
 
 
 def _primary(out: pl.DataFrame) -> pl.Expr:
@@ -159,9 +166,12 @@ def _primary(out: pl.DataFrame) -> pl.Expr:
         return pl.col("metric").is_in([n for n, a in chosen.items() if a in aggregates])
 
     return (
-        pl.when(having("max")).then(pl.col("max"))
-        .when(having("min")).then(pl.col("min"))
-        .when(having("mean", "last")).then(pl.col("mean"))
+        pl.when(having("max"))
+        .then(pl.col("max"))
+        .when(having("min"))
+        .then(pl.col("min"))
+        .when(having("mean", "last"))
+        .then(pl.col("mean"))
         .otherwise(pl.col("sum"))
     )
 
@@ -240,16 +250,20 @@ def rollup(
         children = _attach_parent(data, to, child_level)
         source = f"rollup:{child_level}->{to}"
     out = _aggregate(children, percentiles)
-    stats = ["sum", "max", "min", "mean", "n", *(c for c in out.columns if c.startswith("p") and c[1:2].isdigit())]
-    return (
-        out.with_columns(
-            _primary(out).alias("value"),
-            pl.lit(to).alias("level"),
-            pl.col("parent").cast(pl.String).alias("entity"),
-            pl.lit(source).alias("source"),
-        )
-        .select("ts", "provider", "cluster", "level", "entity", "metric", "value", "source", *stats)
-    )
+    stats = [
+        "sum",
+        "max",
+        "min",
+        "mean",
+        "n",
+        *(c for c in out.columns if c.startswith("p") and c[1:2].isdigit()),
+    ]
+    return out.with_columns(
+        _primary(out).alias("value"),
+        pl.lit(to).alias("level"),
+        pl.col("parent").cast(pl.String).alias("entity"),
+        pl.lit(source).alias("source"),
+    ).select("ts", "provider", "cluster", "level", "entity", "metric", "value", "source", *stats)
 
 
 def rollup_topology(
@@ -326,7 +340,9 @@ def _in_threads(
     if len(targets) < 2 or not _PARALLEL_TARGETS:
         return [rollup(data, to=t, queue_nodes=queue_nodes, percentiles=percentiles) for t in targets]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(rollup, data, to=t, queue_nodes=queue_nodes, percentiles=percentiles) for t in targets]
+        futures = [
+            pool.submit(rollup, data, to=t, queue_nodes=queue_nodes, percentiles=percentiles) for t in targets
+        ]
         return [f.result() for f in futures]
 
 
@@ -334,7 +350,9 @@ def _cluster_composed(data: pl.DataFrame, topics: pl.DataFrame, groups: pl.DataF
     """Cluster rollup: partition metrics from their topic/group rollups, the rest directly."""
     finest = _finest_levels(data)
     partition_metrics = finest.get("partition", [])
-    partials = pl.concat([topics, groups], how="vertical_relaxed").filter(pl.col("metric").is_in(partition_metrics))
+    partials = pl.concat([topics, groups], how="vertical_relaxed").filter(
+        pl.col("metric").is_in(partition_metrics)
+    )
     composed = (
         partials.group_by("provider", "cluster", "metric", "ts")
         .agg(
@@ -350,8 +368,21 @@ def _cluster_composed(data: pl.DataFrame, topics: pl.DataFrame, groups: pl.DataF
         pl.lit("cluster").alias("level"),
         pl.col("cluster").cast(pl.String).alias("entity"),
         pl.lit("rollup:cluster").alias("source"),
-    ).select("ts", "provider", "cluster", "level", "entity", "metric", "value", "source",
-             "sum", "max", "min", "mean", "n")
+    ).select(
+        "ts",
+        "provider",
+        "cluster",
+        "level",
+        "entity",
+        "metric",
+        "value",
+        "source",
+        "sum",
+        "max",
+        "min",
+        "mean",
+        "n",
+    )
     rest_children = _cluster_children(data, skip_levels=("partition",), finest=finest)
     if rest_children.is_empty():
         return composed.sort("cluster", "metric", "ts")
@@ -403,10 +434,12 @@ def topology_edges(entities: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     slashes = e.str.count_matches("/")
     strip_last = e.str.replace(r"/[^/]*$", "")
     parent = (
-        pl.when((level == "partition") & (slashes == 1)).then(pl.struct(pl.lit("topic").alias("pl"), strip_last.alias("p")))
+        pl.when((level == "partition") & (slashes == 1))
+        .then(pl.struct(pl.lit("topic").alias("pl"), strip_last.alias("p")))
         .when((level == "partition") & (slashes >= 2))
         .then(pl.struct(pl.lit("consumer_group").alias("pl"), strip_last.alias("p")))
-        .when(level == "consumer_group").then(pl.struct(pl.lit("topic").alias("pl"), e.str.extract(r"([^/]+)$").alias("p")))
+        .when(level == "consumer_group")
+        .then(pl.struct(pl.lit("topic").alias("pl"), e.str.extract(r"([^/]+)$").alias("p")))
         .when(level.is_in(["topic", "broker", "node", "queue"]))
         .then(pl.struct(pl.lit("cluster").alias("pl"), pl.col("cluster").alias("p")))
     )
@@ -414,13 +447,17 @@ def topology_edges(entities: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         idx.with_columns(parent.alias("_parent"))
         .filter(pl.col("_parent").is_not_null())
         .select(
-            "provider", "cluster",
+            "provider",
+            "cluster",
             pl.col("_parent").struct.field("pl").alias("parent_level"),
             pl.col("_parent").struct.field("p").alias("parent"),
-            pl.col("level").alias("child_level"), pl.col("entity").alias("child"),
+            pl.col("level").alias("child_level"),
+            pl.col("entity").alias("child"),
         )
     )
-    known = idx.select("provider", "cluster", pl.col("level").alias("parent_level"), pl.col("entity").alias("parent"))
+    known = idx.select(
+        "provider", "cluster", pl.col("level").alias("parent_level"), pl.col("entity").alias("parent")
+    )
     return edges.join(known, on=["provider", "cluster", "parent_level", "parent"], how="semi").sort(
         "provider", "cluster", "parent", "child"
     )

@@ -88,7 +88,9 @@ def _check_duration(name: str, value: str | timedelta) -> None:
             raise ParameterError(name, allowed="a positive duration", received=value)
         return
     if not isinstance(value, str) or not _DURATION.match(value) or not re.search(r"[1-9]", value):
-        raise ParameterError(name, allowed="a positive Polars duration such as '1m', '5m', '1h'", received=value)
+        raise ParameterError(
+            name, allowed="a positive Polars duration such as '1m', '5m', '1h'", received=value
+        )
 
 
 def _stat_expr(stat: str, value: pl.Expr) -> pl.Expr:
@@ -143,10 +145,14 @@ def _choose_primary(out: FrameT, aggregate: str | None) -> FrameT:
     else:
         table = time_aggregate_table()
         lookup = dict(zip(table["metric"].to_list(), table["time_aggregate"].to_list(), strict=True))
-        choice = pl.col("metric").cast(pl.String).replace_strict(lookup, default="last", return_dtype=pl.String)
+        choice = (
+            pl.col("metric").cast(pl.String).replace_strict(lookup, default="last", return_dtype=pl.String)
+        )
     value = (
-        pl.when(choice == "mean").then(pl.col("_agg_mean"))
-        .when(choice == "max").then(pl.col("_agg_max"))
+        pl.when(choice == "mean")
+        .then(pl.col("_agg_mean"))
+        .when(choice == "max")
+        .then(pl.col("_agg_max"))
         .otherwise(pl.col("_agg_last"))
     )
     drop = ["_agg_mean", "_agg_last", "_agg_max", *(["_choice"] if isinstance(out, pl.DataFrame) else [])]
@@ -222,13 +228,21 @@ def segment_stats(
         few_runs = len(starts) <= len(k) // 2
         order = pl.Series(k[starts]).arg_sort().to_numpy() if few_runs else None
         ordered_keys = k[starts][order] if order is not None else None
-        if order is not None and ordered_keys is not None and bool((ordered_keys[1:] > ordered_keys[:-1]).all()):
+        if (
+            order is not None
+            and ordered_keys is not None
+            and bool((ordered_keys[1:] > ordered_keys[:-1]).all())
+        ):
             # Every key is one contiguous run (series stored one after another, time-sorted):
             # reduce the runs where they are and put only the results in key order.
             run_order = order
         else:
             # Polars' multithreaded stable sort of the narrow (key, value[, time]) frame.
-            narrow = {"k": keys, "v": values, **({"t": time.to_physical()} if t is not None and time is not None else {})}
+            narrow = {
+                "k": keys,
+                "v": values,
+                **({"t": time.to_physical()} if t is not None and time is not None else {}),
+            }
             by_key = pl.DataFrame(narrow).sort("k", maintain_order=True)
             k, v = by_key.get_column("k").to_numpy(), by_key.get_column("v").to_numpy()
             t = by_key.get_column("t").to_numpy() if t is not None else None
@@ -261,7 +275,9 @@ def segment_stats(
     return pl.DataFrame(columns)
 
 
-def group_by_packed_key(frame: pl.DataFrame, key: str, aggs: list[pl.Expr], *, time_aware: bool = True) -> tuple[pl.DataFrame, bool]:
+def group_by_packed_key(
+    frame: pl.DataFrame, key: str, aggs: list[pl.Expr], *, time_aware: bool = True
+) -> tuple[pl.DataFrame, bool]:
     """Group on one integer column through Polars' sorted fast path.
 
     The frame is stably sorted on ``key`` when it is not already in key order
@@ -276,7 +292,9 @@ def group_by_packed_key(frame: pl.DataFrame, key: str, aggs: list[pl.Expr], *, t
         frame = frame.sort(key, maintain_order=time_aware)
     in_time_order = True
     if time_aware:
-        in_time_order = bool(frame.select(((k != k.shift(1)) | (t >= t.shift(1))).fill_null(True).all()).item())
+        in_time_order = bool(
+            frame.select(((k != k.shift(1)) | (t >= t.shift(1))).fill_null(True).all()).item()
+        )
     frame = frame.with_columns(k.set_sorted())
     return frame.group_by(key, maintain_order=True).agg(aggs), in_time_order
 
@@ -370,14 +388,22 @@ def window_aggregate(
     aggs = _candidates(aggregate, sorted_in_time=False) + extra
     if tumbling:
         ts = pl.col("ts")
-        start = ts.dt.truncate(every) if offset is None else (ts - _td(offset)).dt.truncate(every) + _td(offset)
+        start = (
+            ts.dt.truncate(every) if offset is None else (ts - _td(offset)).dt.truncate(every) + _td(offset)
+        )
         out = frame.group_by([*keys, start.alias("_window")]).agg(aggs).rename({"_window": "ts"})
     else:
         out = (
             frame.sort([*keys, "ts"])
             .group_by_dynamic(
-                "ts", every=every, period=period, offset=offset, group_by=keys,
-                closed="left", label="left", start_by="window",
+                "ts",
+                every=every,
+                period=period,
+                offset=offset,
+                group_by=keys,
+                closed="left",
+                label="left",
+                start_by="window",
             )
             .agg(aggs)
         )
@@ -447,8 +473,11 @@ def _tumbling_packed(
     if not one_per_window and plain:
         # Segment reductions on (key, value) alone instead of sorting and grouping the frame.
         segments = segment_stats(
-            work.get_column("_k"), work.get_column("value"), [*candidates, *stats],
-            names=[*(f"_agg_{c}" for c in candidates), *stats], time=work.get_column("ts"),
+            work.get_column("_k"),
+            work.get_column("value"),
+            [*candidates, *stats],
+            names=[*(f"_agg_{c}" for c in candidates), *stats],
+            time=work.get_column("ts"),
         )
     if not one_per_window and segments is None and not in_key_order:
         work = work.sort("_k", maintain_order=True)
@@ -467,7 +496,9 @@ def _tumbling_packed(
     else:
         in_order = bool(work.select(((k != k.shift(1)) | (t >= t.shift(1))).fill_null(True).all()).item())
         work = work.with_columns(k.set_sorted())
-        out = work.group_by("_k", maintain_order=True).agg(_candidates(aggregate, sorted_in_time=in_order) + extra)
+        out = work.group_by("_k", maintain_order=True).agg(
+            _candidates(aggregate, sorted_in_time=in_order) + extra
+        )
     out = out.with_columns(start.alias("ts"), *unpack_key_exprs(spec, "_k", low_bits=window_bits))
     return out.drop("_k"), False
 

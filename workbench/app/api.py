@@ -50,15 +50,23 @@ def _op(summary: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
         "responses": {
-            "200": {"description": "Lab status", "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/LabStatus"}}}},
-            "400": {"description": "Bad parameter", "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Error"}}}},
+            "200": {
+                "description": "Lab status",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LabStatus"}}},
+            },
+            "400": {
+                "description": "Bad parameter",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
             "401": {"description": "Authentication required (when basic auth is on)"},
-            "409": {"description": "Not allowed in the lab's current state", "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-            "503": {"description": "The simulator has no live mode", "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            "409": {
+                "description": "Not allowed in the lab's current state",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+            "503": {
+                "description": "The simulator has no live mode",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
         },
     }
     if body is not None:
@@ -76,8 +84,11 @@ def openapi_document() -> dict[str, Any]:
     """
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Queue Workbench scenario lab", "version": "1.0.0",
-                 "description": "Start, pause, inject into and stop a live simulation."},
+        "info": {
+            "title": "Queue Workbench scenario lab",
+            "version": "1.0.0",
+            "description": "Start, pause, inject into and stop a live simulation.",
+        },
         "components": {
             "schemas": {"LabStatus": _STATUS_SCHEMA, "Error": _ERROR_SCHEMA},
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
@@ -85,24 +96,51 @@ def openapi_document() -> dict[str, Any]:
         "security": [{"basic": []}, {}],
         "paths": {
             "/api/lab/status": {"get": _op("Current state of the lab")},
-            "/api/lab/start": {"post": _op("Start a scenario run", {
-                "type": "object",
-                "properties": {"scenario": {"type": "string"},
-                               "seed": {"type": "integer", "default": 1},
-                               "speed": {"type": "number", "default": 60,
-                                         "description": "simulated seconds per wall second"}},
-                "required": ["scenario"]})},
+            "/api/lab/start": {
+                "post": _op(
+                    "Start a scenario run",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "scenario": {"type": "string"},
+                            "seed": {"type": "integer", "default": 1},
+                            "speed": {
+                                "type": "number",
+                                "default": 60,
+                                "description": "simulated seconds per wall second",
+                            },
+                        },
+                        "required": ["scenario"],
+                    },
+                )
+            },
             "/api/lab/pause": {"post": _op("Pause the run")},
             "/api/lab/resume": {"post": _op("Resume a paused run")},
-            "/api/lab/inject": {"post": _op("Inject an incident now", {
-                "type": "object",
-                "properties": {"kind": {"type": "string"}, "target": {"type": "string"},
-                               "duration_s": {"type": "number", "default": 600},
-                               "severity": {"type": "string", "enum": ["info", "warning", "critical"],
-                                            "default": "warning"}},
-                "required": ["kind", "target"]})},
-            "/api/lab/stop": {"post": _op("Stop the run and record it to the store", {
-                "type": "object", "properties": {"record": {"type": "boolean", "default": True}}})},
+            "/api/lab/inject": {
+                "post": _op(
+                    "Inject an incident now",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "kind": {"type": "string"},
+                            "target": {"type": "string"},
+                            "duration_s": {"type": "number", "default": 600},
+                            "severity": {
+                                "type": "string",
+                                "enum": ["info", "warning", "critical"],
+                                "default": "warning",
+                            },
+                        },
+                        "required": ["kind", "target"],
+                    },
+                )
+            },
+            "/api/lab/stop": {
+                "post": _op(
+                    "Stop the run and record it to the store",
+                    {"type": "object", "properties": {"record": {"type": "boolean", "default": True}}},
+                )
+            },
         },
     }
 
@@ -143,8 +181,12 @@ def register_api(server: Any, lab: ScenarioLab) -> None:
     def start() -> tuple[Response, int]:
         def go() -> dict[str, Any]:
             body = _body()
-            return lab.start(str(body.get("scenario", "")), seed=int(body.get("seed", 1)),
-                             speed=float(body.get("speed", 60.0)))
+            return lab.start(
+                str(body.get("scenario", "")),
+                seed=int(body.get("seed", 1)),
+                speed=float(body.get("speed", 60.0)),
+            )
+
         return answer(go)
 
     @bp.post("/lab/pause")
@@ -159,9 +201,13 @@ def register_api(server: Any, lab: ScenarioLab) -> None:
     def inject() -> tuple[Response, int]:
         def go() -> dict[str, Any]:
             body = _body()
-            return lab.inject(str(body.get("kind", "")), str(body.get("target", "")),
-                              duration_s=float(body.get("duration_s", 600.0)),
-                              severity=str(body.get("severity", "warning")))
+            return lab.inject(
+                str(body.get("kind", "")),
+                str(body.get("target", "")),
+                duration_s=float(body.get("duration_s", 600.0)),
+                severity=str(body.get("severity", "warning")),
+            )
+
         return answer(go)
 
     @bp.post("/lab/stop")

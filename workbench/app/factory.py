@@ -54,12 +54,27 @@ _UNSET: Any = object()
 
 
 def _navbar() -> dbc.Navbar:
-    links = [dbc.NavItem(dbc.NavLink(page.TITLE, href=page.PATH, active="exact", id=f"nav-{page.__name__.rsplit('.', 1)[1]}"))
-             for page in PAGES if page.PATH != "/entity"]
-    return dbc.Navbar(dbc.Container([
-        dbc.NavbarBrand("Queue Workbench", href="/"),
-        dbc.Nav(links, navbar=True),
-    ], fluid=True), color="dark", dark=True, className="mb-2")
+    links = [
+        dbc.NavItem(
+            dbc.NavLink(
+                page.TITLE, href=page.PATH, active="exact", id=f"nav-{page.__name__.rsplit('.', 1)[1]}"
+            )
+        )
+        for page in PAGES
+        if page.PATH != "/entity"
+    ]
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand("Queue Workbench", href="/"),
+                dbc.Nav(links, navbar=True),
+            ],
+            fluid=True,
+        ),
+        color="dark",
+        dark=True,
+        className="mb-2",
+    )
 
 
 def create_app(
@@ -122,11 +137,13 @@ def create_app(
         title="Queue Workbench",
         update_title=None,  # type: ignore[arg-type]  # None turns the title update off
     )
-    app.layout = html.Div([
-        dcc.Location(id="url", refresh="callback-nav"),
-        _navbar(),
-        html.Div(id="page"),
-    ])
+    app.layout = html.Div(
+        [
+            dcc.Location(id="url", refresh="callback-nav"),
+            _navbar(),
+            html.Div(id="page"),
+        ]
+    )
     pages = {page.PATH: page for page in PAGES}
 
     @app.callback(Output("page", "children"), Input("url", "pathname"), Input("url", "search"))
@@ -148,8 +165,13 @@ def render_page(ctx: AppContext, pages: dict[str, Any], pathname: str | None, se
     """The layout of the page at ``pathname`` with the URL's query (a plain function)."""
     page = pages.get(pathname or "/")
     if page is None:
-        return dbc.Container([html.H2("Not found"), not_available(
-            "Page", f"no page at {pathname}; pages: {', '.join(sorted(pages))}")], fluid=True)
+        return dbc.Container(
+            [
+                html.H2("Not found"),
+                not_available("Page", f"no page at {pathname}; pages: {', '.join(sorted(pages))}"),
+            ],
+            fluid=True,
+        )
     try:
         return page.layout(ctx, parse_query(search))
     except WorkbenchError as err:
@@ -167,7 +189,8 @@ def _register_reports_route(server: Any, ctx: AppContext) -> None:
         # Reports (nbconvert, fidelity) carry inline plotly scripts: let them run, but in a
         # sandbox with an opaque origin, so a report can never act as the app.
         response.headers["Content-Security-Policy"] = (
-            "sandbox allow-scripts allow-popups; default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:")
+            "sandbox allow-scripts allow-popups; default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:"
+        )
         return response
 
 

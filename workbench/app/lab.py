@@ -82,14 +82,23 @@ class SimulatorLiveRun:
         self.tick_seconds = self.fleet.step_seconds
 
     def _build(self, spec: Any) -> Any:
-        return self._live_fleet(spec, seed=self.seed, history=self.history, horizon=self.horizon,
-                                speed=float("inf"), clock=lambda: self._wall)
+        return self._live_fleet(
+            spec,
+            seed=self.seed,
+            history=self.history,
+            horizon=self.horizon,
+            speed=float("inf"),
+            clock=lambda: self._wall,
+        )
 
     def step(self) -> pl.DataFrame:
         """Canonical rows of the next tick."""
         if self.index >= self.fleet.steps:
-            raise ParameterError("horizon", allowed=f"at most {self.horizon} of live simulation",
-                                 received="the end of the horizon")
+            raise ParameterError(
+                "horizon",
+                allowed=f"at most {self.horizon} of live simulation",
+                received="the end of the horizon",
+            )
         frame = self.fleet.frame_at(self.index)
         self.index += 1
         return frame  # type: ignore[no-any-return]
@@ -101,12 +110,16 @@ class SimulatorLiveRun:
         if sep and prefix in set(frame.get_column("cluster").unique().to_list()):
             return prefix, rest
         names = pl.col("entity")
-        hits = frame.filter((names == target) | names.str.starts_with(target + "/")
-                            | names.str.ends_with("/" + target))
+        hits = frame.filter(
+            (names == target) | names.str.starts_with(target + "/") | names.str.ends_with("/" + target)
+        )
         clusters = sorted(hits.get_column("cluster").unique().to_list())
         if len(clusters) != 1:
-            raise ParameterError("target", allowed="an entity of exactly one cluster (or CLUSTER:ENTITY)",
-                                 received=f"{target!r} (clusters found: {clusters})")
+            raise ParameterError(
+                "target",
+                allowed="an entity of exactly one cluster (or CLUSTER:ENTITY)",
+                received=f"{target!r} (clusters found: {clusters})",
+            )
         return str(clusters[0]), target
 
     def inject(self, kind: str, target: str, duration_s: float, severity: str) -> dict[str, Any]:
@@ -120,23 +133,40 @@ class SimulatorLiveRun:
         ts_ms = self.fleet.result.calendar.ts_ms
         offset = (int(ts_ms[min(self.index, len(ts_ms) - 1)]) - int(ts_ms[0])) / 1000 + self.tick_seconds
         try:
-            incident = IncidentSpec.model_validate({
-                "kind": kind, "cluster": cluster, "target": target, "start": dt.timedelta(seconds=offset),
-                "duration": dt.timedelta(seconds=float(duration_s)), "severity": severity,
-                "description": f"injected from the scenario lab: {kind} on {target}"})
+            incident = IncidentSpec.model_validate(
+                {
+                    "kind": kind,
+                    "cluster": cluster,
+                    "target": target,
+                    "start": dt.timedelta(seconds=offset),
+                    "duration": dt.timedelta(seconds=float(duration_s)),
+                    "severity": severity,
+                    "description": f"injected from the scenario lab: {kind} on {target}",
+                }
+            )
         except ValidationError as err:
-            raise ParameterError("incident", allowed="a valid kind, duration and severity",
-                                 received=f"{kind}/{duration_s}/{severity}: {err.errors()[0]['msg']}") from err
+            raise ParameterError(
+                "incident",
+                allowed="a valid kind, duration and severity",
+                received=f"{kind}/{duration_s}/{severity}: {err.errors()[0]['msg']}",
+            ) from err
         spec = self.spec.model_copy(update={"incidents": [*self.spec.incidents, incident]})
         try:
             fleet = self._build(spec)
         except ConfigError as err:
-            raise ParameterError("target", allowed=f"a target the simulator accepts for {kind}",
-                                 received=f"{target!r}: {err}") from err
+            raise ParameterError(
+                "target", allowed=f"a target the simulator accepts for {kind}", received=f"{target!r}: {err}"
+            ) from err
         self.spec, self.fleet = spec, fleet
         start = self.fleet.time_of(min(self.index, self.fleet.steps - 1))
-        return {"kind": kind, "cluster": cluster, "target": target, "start": start.isoformat(),
-                "duration_s": float(duration_s), "severity": severity}
+        return {
+            "kind": kind,
+            "cluster": cluster,
+            "target": target,
+            "start": start.isoformat(),
+            "duration_s": float(duration_s),
+            "severity": severity,
+        }
 
     def incidents(self) -> pl.DataFrame:
         """Ground truth of the incidents that started before the last emitted tick."""
@@ -168,8 +198,14 @@ class ScenarioLab:
         Ticks kept for the live charts.
     """
 
-    def __init__(self, store: Store, *, metrics: AppMetrics | None = None,
-                 live_factory: LiveFactory | None = None, buffer_ticks: int = 600) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        metrics: AppMetrics | None = None,
+        live_factory: LiveFactory | None = None,
+        buffer_ticks: int = 600,
+    ) -> None:
         self.store = store
         self.metrics = metrics
         self.live_factory = live_factory or default_live_factory
@@ -206,8 +242,9 @@ class ScenarioLab:
             raise ParameterError("speed", allowed="a number in (0, 100000]", received=speed)
         with self._lock:
             if self._state in ("running", "paused"):
-                raise ParameterError("state", allowed="no run in progress (stop it first)",
-                                     received=self._state)
+                raise ParameterError(
+                    "state", allowed="no run in progress (stop it first)", received=self._state
+                )
             run = self.live_factory(scenario, int(seed))
             self._run, self._scenario, self._seed, self._speed = run, scenario, int(seed), float(speed)
             self._ticks, self._frames, self._recent, self._injected = 0, [], [], []
@@ -236,8 +273,9 @@ class ScenarioLab:
             self._wake.set()
             return self.status()
 
-    def inject(self, kind: str, target: str, *, duration_s: float = 600.0,
-               severity: str = "warning") -> dict[str, Any]:
+    def inject(
+        self, kind: str, target: str, *, duration_s: float = 600.0, severity: str = "warning"
+    ) -> dict[str, Any]:
         """Inject an incident into the running simulation."""
         with self._lock:
             if self._state not in ("running", "paused") or self._run is None:
@@ -261,10 +299,14 @@ class ScenarioLab:
             if record and self._frames and self._run is not None and self._started is not None:
                 name = f"lab-{self._scenario}-{self._started:%Y%m%dT%H%M%S}"
                 frame = pl.concat(self._frames, how="vertical")
-                self.store.append(name, frame, source=f"sim:{self._scenario}:{self._seed}",
-                                  parameters={"lab": True, "speed": self._speed,
-                                              "injected": len(self._injected)},
-                                  seed=self._seed, incidents=self._run.incidents())
+                self.store.append(
+                    name,
+                    frame,
+                    source=f"sim:{self._scenario}:{self._seed}",
+                    parameters={"lab": True, "speed": self._speed, "injected": len(self._injected)},
+                    seed=self._seed,
+                    incidents=self._run.incidents(),
+                )
                 self._recorded = name
             return self.status()
 

@@ -43,20 +43,32 @@ class AppMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.requests = Counter("workbench_app_requests", "HTTP requests served",
-                                ["method", "route", "status"], registry=registry)
-        self.latency = Histogram("workbench_app_request_seconds", "HTTP request latency",
-                                 ["route"], registry=registry,
-                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10))
-        self.callbacks = Histogram("workbench_app_callback_seconds", "Dash callback latency",
-                                   ["callback"], registry=registry,
-                                   buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10))
-        self.callback_errors = Counter("workbench_app_callback_errors", "Dash callbacks that raised",
-                                       ["callback"], registry=registry)
-        self.lab_running = Gauge("workbench_app_lab_running", "1 while a scenario-lab run is active",
-                                 registry=registry)
-        self.lab_ticks = Counter("workbench_app_lab_ticks", "Scenario-lab simulation ticks",
-                                 registry=registry)
+        self.requests = Counter(
+            "workbench_app_requests", "HTTP requests served", ["method", "route", "status"], registry=registry
+        )
+        self.latency = Histogram(
+            "workbench_app_request_seconds",
+            "HTTP request latency",
+            ["route"],
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10),
+        )
+        self.callbacks = Histogram(
+            "workbench_app_callback_seconds",
+            "Dash callback latency",
+            ["callback"],
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10),
+        )
+        self.callback_errors = Counter(
+            "workbench_app_callback_errors", "Dash callbacks that raised", ["callback"], registry=registry
+        )
+        self.lab_running = Gauge(
+            "workbench_app_lab_running", "1 while a scenario-lab run is active", registry=registry
+        )
+        self.lab_ticks = Counter(
+            "workbench_app_lab_ticks", "Scenario-lab simulation ticks", registry=registry
+        )
 
     @contextlib.contextmanager
     def time_callback(self, name: str) -> Iterator[None]:
@@ -93,5 +105,4 @@ class AppMetrics:
         @server.route("/metrics")
         def _metrics() -> Response:
             body, content_type = self.exposition()
-            return Response(body, mimetype=content_type.split(";")[0],
-                            headers={"Content-Type": content_type})
+            return Response(body, mimetype=content_type.split(";")[0], headers={"Content-Type": content_type})

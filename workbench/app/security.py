@@ -96,19 +96,21 @@ def is_authorized(req: Request, credentials: tuple[str, str] | None) -> bool:
 def content_security_policy(script_hashes: Sequence[str]) -> str:
     """The CSP header value: only this origin, plus Dash's inline-script hashes."""
     scripts = " ".join(h if h.startswith("'") else f"'{h}'" for h in script_hashes)
-    return "; ".join([
-        "default-src 'self'",
-        f"script-src 'self' {scripts}".strip(),
-        # Plotly and React set inline style attributes; no inline <style> from users.
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "frame-ancestors 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "object-src 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' {scripts}".strip(),
+            # Plotly and React set inline style attributes; no inline <style> from users.
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "object-src 'none'",
+        ]
+    )
 
 
 def install_security(
@@ -125,8 +127,12 @@ def install_security(
     def _require_auth() -> Response | None:
         if is_authorized(request, credentials):
             return None
-        return Response("authentication required\n", status=401, mimetype="text/plain",
-                        headers={"WWW-Authenticate": f'Basic realm="{realm}", charset="UTF-8"'})
+        return Response(
+            "authentication required\n",
+            status=401,
+            mimetype="text/plain",
+            headers={"WWW-Authenticate": f'Basic realm="{realm}", charset="UTF-8"'},
+        )
 
     @server.after_request
     def _headers(response: Response) -> Response:

@@ -79,8 +79,12 @@ class EntityKey:
 
     def as_query(self) -> dict[str, str]:
         """The key as URL query parameters."""
-        return {"provider": self.provider, "cluster": self.cluster, "level": self.level,
-                "entity": self.entity}
+        return {
+            "provider": self.provider,
+            "cluster": self.cluster,
+            "level": self.level,
+            "entity": self.entity,
+        }
 
 
 class Services:
@@ -121,8 +125,9 @@ class Services:
         def compute() -> pl.DataFrame:
             return (
                 self.store.scan(dataset)
-                .select(*(pl.col(c).cast(pl.String) for c in ("provider", "cluster", "level", "entity",
-                                                               "metric")))
+                .select(
+                    *(pl.col(c).cast(pl.String) for c in ("provider", "cluster", "level", "entity", "metric"))
+                )
                 .unique()
                 .group_by("provider", "cluster", "level", "entity")
                 .agg(pl.col("metric").sort().alias("metrics"))
@@ -150,8 +155,11 @@ class Services:
 
         def compute() -> pl.DataFrame:
             # Plain equality predicates (no cast) let Parquet row-group statistics prune.
-            predicates = [pl.col("cluster") == key.cluster, pl.col("level") == key.level,
-                          pl.col("entity") == key.entity]
+            predicates = [
+                pl.col("cluster") == key.cluster,
+                pl.col("level") == key.level,
+                pl.col("entity") == key.entity,
+            ]
             if metrics:
                 predicates.append(pl.col("metric").is_in(metrics))
             return (
@@ -186,13 +194,18 @@ class Services:
 
         def compute() -> pl.DataFrame:
             if fn is None:
-                lazy = self.store.scan(dataset).filter(pl.col("metric") == "health_score").select(
-                    "ts", "cluster", "level", "entity", pl.col("value").alias("score"))
+                lazy = (
+                    self.store.scan(dataset)
+                    .filter(pl.col("metric") == "health_score")
+                    .select("ts", "cluster", "level", "entity", pl.col("value").alias("score"))
+                )
             else:
                 lazy = fn(self.store.scan(dataset), every=every).lazy()
             return lazy.select(
-                "ts", *(pl.col(c).cast(pl.String) for c in ("cluster", "level", "entity")),
-                pl.col("score").cast(pl.Float64)).collect()
+                "ts",
+                *(pl.col(c).cast(pl.String) for c in ("cluster", "level", "entity")),
+                pl.col("score").cast(pl.Float64),
+            ).collect()
 
         return self._cached("fleet_health", dataset, (every,), compute)  # type: ignore[no-any-return]
 
@@ -207,8 +220,8 @@ class Services:
     def topology_edges(self, dataset: str) -> pl.DataFrame:
         """Parent → child edges of the dataset's entities."""
         fn = resolve("workbench.analysis.rollup", "topology_edges")
-        return self._cached("topology", dataset, (),  # type: ignore[no-any-return]
-                            lambda: fn(self.entity_index(dataset)))
+        edges: pl.DataFrame = self._cached("topology", dataset, (), lambda: fn(self.entity_index(dataset)))
+        return edges
 
     def narratives(self, dataset: str) -> pl.DataFrame:
         """One plain-English narrative per episode of findings (root-cause + narrative rooms).
@@ -224,8 +237,14 @@ class Services:
         def compute() -> pl.DataFrame:
             findings = self.findings(dataset)
             if findings.is_empty():
-                return pl.DataFrame(schema={"episode": pl.Int64, "cluster": pl.String,
-                                            "start": pl.Datetime("ms", "UTC"), "narrative": pl.String})
+                return pl.DataFrame(
+                    schema={
+                        "episode": pl.Int64,
+                        "cluster": pl.String,
+                        "start": pl.Datetime("ms", "UTC"),
+                        "narrative": pl.String,
+                    }
+                )
             return narrate(rank(findings))  # type: ignore[no-any-return]
 
         return self._cached("narratives", dataset, (), compute)  # type: ignore[no-any-return]
@@ -248,8 +267,10 @@ class Services:
 
         def cluster_status() -> pl.DataFrame:
             offsets = self.store.scan(dataset, provider=key.provider).filter(
-                pl.col("cluster") == key.cluster, pl.col("level") == "partition",
-                pl.col("metric").is_in(["committed_offset", "log_end_offset"]))
+                pl.col("cluster") == key.cluster,
+                pl.col("level") == "partition",
+                pl.col("metric").is_in(["committed_offset", "log_end_offset"]),
+            )
             return fn(offsets, every=every)  # type: ignore[no-any-return]
 
         status = self._cached("lag_status", dataset, (key.provider, key.cluster, every), cluster_status)
@@ -257,19 +278,25 @@ class Services:
             raise Unavailable("no committed_offset / log_end_offset history for this cluster")
         me = key.entity
         entity = pl.col("entity").cast(pl.String)
-        mine = status.filter((entity == me) | entity.str.starts_with(me + "/") | entity.str.ends_with("/" + me))
+        mine = status.filter(
+            (entity == me) | entity.str.starts_with(me + "/") | entity.str.ends_with("/" + me)
+        )
         if mine.is_empty():
             raise Unavailable(f"no consumer offsets involve {me!r}")
         names = {int(v): k for k, v in dict(codes).items()}  # type: ignore[call-overload]
         out: pl.DataFrame = mine.select(
-            "ts", entity.alias("entity"),
-            pl.col("value").cast(pl.Int64).replace_strict(names, default="NOTFOUND", return_dtype=pl.String)
+            "ts",
+            entity.alias("entity"),
+            pl.col("value")
+            .cast(pl.Int64)
+            .replace_strict(names, default="NOTFOUND", return_dtype=pl.String)
             .alias("status"),
         ).sort("entity", "ts")
         return out
 
-    def decomposition(self, dataset: str, key: EntityKey, metric: str,
-                      start: dt.datetime | None, end: dt.datetime | None) -> tuple[pl.Series, dict[str, np.ndarray]]:
+    def decomposition(
+        self, dataset: str, key: EntityKey, metric: str, start: dt.datetime | None, end: dt.datetime | None
+    ) -> tuple[pl.Series, dict[str, np.ndarray]]:
         """Trend / seasonal / residual parts of one metric (seasonality room)."""
         decompose = resolve("workbench.analysis.seasonality", "decompose")
         detect = resolve("workbench.analysis.seasonality", "detect_period")
@@ -286,8 +313,14 @@ class Services:
 
         return self._cached("decomposition", dataset, (key, metric, start, end), compute)  # type: ignore[no-any-return]
 
-    def forecast(self, dataset: str, key: EntityKey, metric: str,
-                 start: dt.datetime | None = None, end: dt.datetime | None = None) -> pl.DataFrame:
+    def forecast(
+        self,
+        dataset: str,
+        key: EntityKey,
+        metric: str,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+    ) -> pl.DataFrame:
         """Forecast of one metric with its interval (forecast room).
 
         Returns
@@ -319,8 +352,11 @@ class Services:
         def compute() -> Any:
             pick = pl.col("metric") == metric
             try:
-                return fn(self.store.scan(real).filter(pick), self.store.scan(sim).filter(pick),
-                          standardize=standardize)
+                return fn(
+                    self.store.scan(real).filter(pick),
+                    self.store.scan(sim).filter(pick),
+                    standardize=standardize,
+                )
             except WorkbenchError as err:
                 raise Unavailable(str(err)) from err
 

@@ -36,11 +36,13 @@ def with_query(path: str, **params: str | None) -> str:
     return f"{path}?{urlencode(kept)}" if kept else path
 
 
-def entity_href(dataset: str, provider: str, cluster: str, level: str, entity: str,
-                **extra: str | None) -> str:
+def entity_href(
+    dataset: str, provider: str, cluster: str, level: str, entity: str, **extra: str | None
+) -> str:
     """Link to the drill-down view of one entity."""
-    return with_query("/entity", dataset=dataset, provider=provider, cluster=cluster, level=level,
-                      entity=entity, **extra)
+    return with_query(
+        "/entity", dataset=dataset, provider=provider, cluster=cluster, level=level, entity=entity, **extra
+    )
 
 
 def split_list(value: str | None) -> list[str]:

@@ -81,7 +81,13 @@ def anomaly_figure(
         keep_s = downsample_indices(frame["ts"], frame["score"], max_points)
         scored = frame[keep_s]
         fig.add_trace(
-            go.Scatter(x=scored["ts"], y=scored["score"], mode="lines", name="anomaly score", line={"color": "#756bb1"}),
+            go.Scatter(
+                x=scored["ts"],
+                y=scored["score"],
+                mode="lines",
+                name="anomaly score",
+                line={"color": "#756bb1"},
+            ),
             row=2,
             col=1,
         )
@@ -101,5 +107,7 @@ def anomaly_figure(
                 row=1,
                 col=1,
             )
-    fig.update_layout(title=title, height=420 if has_score else 300, margin={"l": 40, "r": 10, "t": 40, "b": 30})
+    fig.update_layout(
+        title=title, height=420 if has_score else 300, margin={"l": 40, "r": 10, "t": 40, "b": 30}
+    )
     return fig

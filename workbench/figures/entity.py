@@ -60,8 +60,11 @@ LAG_STATUS_COLORS: dict[str, str] = {
     "NOTFOUND": "#adb5bd",
 }
 
-_SEVERITY_COLORS = {"info": "rgba(49,130,189,0.15)", "warning": "rgba(253,174,97,0.25)",
-                    "critical": "rgba(215,48,39,0.25)"}
+_SEVERITY_COLORS = {
+    "info": "rgba(49,130,189,0.15)",
+    "warning": "rgba(253,174,97,0.25)",
+    "critical": "rgba(215,48,39,0.25)",
+}
 
 
 def _require(frame: pl.DataFrame, columns: Sequence[str], name: str) -> None:
@@ -153,12 +156,25 @@ def metric_panels(
     units = units or {}
     if not shown:
         fig = go.Figure()
-        fig.update_layout(height=160, annotations=[{
-            "text": "no data for this entity in the selected range", "showarrow": False,
-            "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}])
+        fig.update_layout(
+            height=160,
+            annotations=[
+                {
+                    "text": "no data for this entity in the selected range",
+                    "showarrow": False,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "x": 0.5,
+                    "y": 0.5,
+                }
+            ],
+        )
         return fig
     fig = make_subplots(
-        rows=len(shown), cols=1, shared_xaxes=True, vertical_spacing=min(0.08, 0.3 / len(shown)),
+        rows=len(shown),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=min(0.08, 0.3 / len(shown)),
         subplot_titles=[html.escape(f"{m} ({units[m]})" if m in units else m) for m in shown],
     )
     by_metric = series.sort("ts").partition_by("metric", as_dict=True, include_key=False)
@@ -168,27 +184,47 @@ def metric_panels(
         picked = part[idx]
         fig.add_trace(
             go.Scatter(
-                x=picked.get_column("ts").to_numpy(), y=picked.get_column("value").to_numpy(),
-                mode="lines", name=html.escape(metric), line={"width": 1.2},
+                x=picked.get_column("ts").to_numpy(),
+                y=picked.get_column("value").to_numpy(),
+                mode="lines",
+                name=html.escape(metric),
+                line={"width": 1.2},
                 hovertemplate="%{x}<br>%{y:.4g}<extra>" + html.escape(metric) + "</extra>",
                 showlegend=False,
             ),
-            row=row, col=1,
+            row=row,
+            col=1,
         )
         if len(picked) < len(part):
             fig.layout.annotations[row - 1].text += f" · {len(picked)} of {len(part)} points shown"
         for start, end, severity, kind in _finding_rows(_spans(findings, metric)):
-            fig.add_vrect(x0=start, x1=end, row=row, col=1, line_width=0,
-                          fillcolor=_SEVERITY_COLORS.get(severity, _SEVERITY_COLORS["warning"]),
-                          layer="below")
+            fig.add_vrect(
+                x0=start,
+                x1=end,
+                row=row,
+                col=1,
+                line_width=0,
+                fillcolor=_SEVERITY_COLORS.get(severity, _SEVERITY_COLORS["warning"]),
+                layer="below",
+            )
             del kind  # shown in the findings table, not on the chart
         for start, end, text in _annotation_rows(_spans(annotations, metric)):
-            fig.add_vrect(x0=start, x1=end, row=row, col=1, fillcolor="rgba(0,0,0,0)",
-                          line={"dash": "dot", "width": 1, "color": "#6f42c1"},
-                          annotation_text=html.escape(text)[:60], annotation_position="top left",
-                          annotation_font_size=10)
-    fig.update_layout(height=height_per_panel * len(shown) + 40,
-                      margin={"l": 10, "r": 10, "t": 40, "b": 20}, uirevision="entity")
+            fig.add_vrect(
+                x0=start,
+                x1=end,
+                row=row,
+                col=1,
+                fillcolor="rgba(0,0,0,0)",
+                line={"dash": "dot", "width": 1, "color": "#6f42c1"},
+                annotation_text=html.escape(text)[:60],
+                annotation_position="top left",
+                annotation_font_size=10,
+            )
+    fig.update_layout(
+        height=height_per_panel * len(shown) + 40,
+        margin={"l": 10, "r": 10, "t": 40, "b": 20},
+        uirevision="entity",
+    )
     return fig
 
 
@@ -196,11 +232,14 @@ def _finding_rows(findings: pl.DataFrame) -> list[tuple[Any, Any, str, str]]:
     if findings.is_empty():
         return []
     _require(findings, ["start", "end"], "findings")
-    cols = [pl.col("start"), pl.col("end"),
-            (pl.col("severity").cast(pl.String) if "severity" in findings.columns
-             else pl.lit("warning")).alias("severity"),
-            (pl.col("kind").cast(pl.String) if "kind" in findings.columns
-             else pl.lit("")).alias("kind")]
+    cols = [
+        pl.col("start"),
+        pl.col("end"),
+        (pl.col("severity").cast(pl.String) if "severity" in findings.columns else pl.lit("warning")).alias(
+            "severity"
+        ),
+        (pl.col("kind").cast(pl.String) if "kind" in findings.columns else pl.lit("")).alias("kind"),
+    ]
     return list(findings.select(cols).head(200).iter_rows())
 
 
@@ -236,29 +275,39 @@ def lag_status_timeline(status: pl.DataFrame, *, height: int | None = None) -> g
     ['OK', 'STALL']
     """
     _require(status, ["ts", "entity", "status"], "lag_status_timeline")
-    frame = status.select(pl.col("ts"), pl.col("entity").cast(pl.String),
-                          pl.col("status").cast(pl.String)).sort("ts")
+    frame = status.select(
+        pl.col("ts"), pl.col("entity").cast(pl.String), pl.col("status").cast(pl.String)
+    ).sort("ts")
     fig = go.Figure()
     order = list(LAG_STATUS_COLORS)
-    for (name,), part in sorted(frame.partition_by("status", as_dict=True).items(),
-                                key=lambda kv: order.index(kv[0][0]) if kv[0][0] in order else 99):
+    for (name,), part in sorted(
+        frame.partition_by("status", as_dict=True).items(),
+        key=lambda kv: order.index(kv[0][0]) if kv[0][0] in order else 99,
+    ):
         # Runs of one status per entity are sent as points; downsample per status trace.
-        idx = downsample_indices(part.get_column("ts"),
-                                 part.get_column("entity").rank("dense").cast(pl.Float64),
-                                 DEFAULT_MAX_POINTS)
+        idx = downsample_indices(
+            part.get_column("ts"),
+            part.get_column("entity").rank("dense").cast(pl.Float64),
+            DEFAULT_MAX_POINTS,
+        )
         picked = part[idx]
-        fig.add_trace(go.Scatter(
-            x=picked.get_column("ts").to_numpy(),
-            y=[html.escape(e) for e in picked.get_column("entity").to_list()],
-            mode="markers", name=html.escape(str(name)),
-            marker={"symbol": "square", "size": 8, "color": LAG_STATUS_COLORS.get(str(name), "#333")},
-            hovertemplate="%{y}<br>%{x}<br>" + html.escape(str(name)) + "<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=picked.get_column("ts").to_numpy(),
+                y=[html.escape(e) for e in picked.get_column("entity").to_list()],
+                mode="markers",
+                name=html.escape(str(name)),
+                marker={"symbol": "square", "size": 8, "color": LAG_STATUS_COLORS.get(str(name), "#333")},
+                hovertemplate="%{y}<br>%{x}<br>" + html.escape(str(name)) + "<extra></extra>",
+            )
+        )
     n_rows = frame.get_column("entity").n_unique()
-    fig.update_layout(height=height or int(min(600, 120 + 18 * n_rows)),
-                      margin={"l": 10, "r": 10, "t": 30, "b": 20},
-                      title={"text": "Consumer lag status (Burrow rules)", "x": 0},
-                      yaxis={"automargin": True, "type": "category"})
+    fig.update_layout(
+        height=height or int(min(600, 120 + 18 * n_rows)),
+        margin={"l": 10, "r": 10, "t": 30, "b": 20},
+        title={"text": "Consumer lag status (Burrow rules)", "x": 0},
+        yaxis={"automargin": True, "type": "category"},
+    )
     return fig
 
 
@@ -299,18 +348,44 @@ def forecast_band(
     fc = forecast.sort("ts")
     fc = fc[downsample_indices(fc["ts"], fc[mean], max_points)]
     x = fc.get_column("ts").to_numpy()
-    fig = go.Figure([
-        go.Scatter(x=hist["ts"].to_numpy(), y=hist[value].to_numpy(), mode="lines",
-                   name="observed", line={"width": 1.2, "color": "#343a40"}),
-        go.Scatter(x=x, y=fc[upper].to_numpy(), mode="lines", line={"width": 0},
-                   showlegend=False, hoverinfo="skip"),
-        go.Scatter(x=x, y=fc[lower].to_numpy(), mode="lines", line={"width": 0},
-                   fill="tonexty", fillcolor="rgba(13,110,253,0.2)", name="prediction interval"),
-        go.Scatter(x=x, y=fc[mean].to_numpy(), mode="lines", name="forecast",
-                   line={"width": 1.5, "color": "#0d6efd", "dash": "dash"}),
-    ])
-    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 20},
-                      title={"text": html.escape(title), "x": 0})
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=hist["ts"].to_numpy(),
+                y=hist[value].to_numpy(),
+                mode="lines",
+                name="observed",
+                line={"width": 1.2, "color": "#343a40"},
+            ),
+            go.Scatter(
+                x=x,
+                y=fc[upper].to_numpy(),
+                mode="lines",
+                line={"width": 0},
+                showlegend=False,
+                hoverinfo="skip",
+            ),
+            go.Scatter(
+                x=x,
+                y=fc[lower].to_numpy(),
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor="rgba(13,110,253,0.2)",
+                name="prediction interval",
+            ),
+            go.Scatter(
+                x=x,
+                y=fc[mean].to_numpy(),
+                mode="lines",
+                name="forecast",
+                line={"width": 1.5, "color": "#0d6efd", "dash": "dash"},
+            ),
+        ]
+    )
+    fig.update_layout(
+        height=300, margin={"l": 10, "r": 10, "t": 30, "b": 20}, title={"text": html.escape(title), "x": 0}
+    )
     return fig
 
 
@@ -349,16 +424,29 @@ def decomposition_figure(
     """
     order = ["observed", "trend", *sorted(k for k in parts if k.startswith("seasonal")), "resid"]
     names = [k for k in order if k in parts]
-    fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, vertical_spacing=0.04,
-                        subplot_titles=names)
+    fig = make_subplots(
+        rows=len(names), cols=1, shared_xaxes=True, vertical_spacing=0.04, subplot_titles=names
+    )
     for row, name in enumerate(names, start=1):
         values = pl.Series(parts[name])
         idx = downsample_indices(ts, values, max_points)
-        fig.add_trace(go.Scatter(x=ts.gather(idx).to_numpy(), y=values.gather(idx).to_numpy(),
-                                 mode="lines", line={"width": 1}, name=name, showlegend=False),
-                      row=row, col=1)
-    fig.update_layout(height=110 * len(names) + 50, margin={"l": 10, "r": 10, "t": 40, "b": 20},
-                      title={"text": html.escape(f"Seasonal decomposition of {metric}"), "x": 0})
+        fig.add_trace(
+            go.Scatter(
+                x=ts.gather(idx).to_numpy(),
+                y=values.gather(idx).to_numpy(),
+                mode="lines",
+                line={"width": 1},
+                name=name,
+                showlegend=False,
+            ),
+            row=row,
+            col=1,
+        )
+    fig.update_layout(
+        height=110 * len(names) + 50,
+        margin={"l": 10, "r": 10, "t": 40, "b": 20},
+        title={"text": html.escape(f"Seasonal decomposition of {metric}"), "x": 0},
+    )
     return fig
 
 
@@ -389,9 +477,19 @@ def live_lines(
     for name in names:
         part = rows.filter(pl.col("entity") == name)
         idx = downsample_indices(part.get_column("ts"), part.get_column("value"), max_points)
-        fig.add_trace(go.Scatter(x=part["ts"].gather(idx).to_numpy(), y=part["value"].gather(idx).to_numpy(),
-                                 mode="lines", name=html.escape(str(name))))
-    fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 20},
-                      title={"text": html.escape(f"{metric} (live)"), "x": 0},
-                      uirevision=metric, legend={"font": {"size": 10}})
+        fig.add_trace(
+            go.Scatter(
+                x=part["ts"].gather(idx).to_numpy(),
+                y=part["value"].gather(idx).to_numpy(),
+                mode="lines",
+                name=html.escape(str(name)),
+            )
+        )
+    fig.update_layout(
+        height=360,
+        margin={"l": 10, "r": 10, "t": 30, "b": 20},
+        title={"text": html.escape(f"{metric} (live)"), "x": 0},
+        uirevision=metric,
+        legend={"font": {"size": 10}},
+    )
     return fig

@@ -37,8 +37,8 @@ from workbench.errors import ParameterError, SchemaError
 
 __all__ = [
     "HEALTH_COLORSCALE",
-    "bucket_every",
     "LEVEL_ORDER",
+    "bucket_every",
     "entity_label",
     "health_heatmap",
     "heatmap_figure",
@@ -169,22 +169,14 @@ def heatmap_matrix(
         .collect()
     )
     times = cells.get_column("bucket").unique().sort()
-    keys = (
-        cells.select(keys_cols)
-        .unique()
-        .sort(keys_cols)
-        .with_row_index("row")
-    )
+    keys = cells.select(keys_cols).unique().sort(keys_cols).with_row_index("row")
     col_index = pl.DataFrame({"bucket": times}).with_row_index("col")
     placed = cells.join(keys, on=keys_cols).join(col_index, on="bucket")
     matrix = np.full((keys.height, times.len()), np.nan)
-    matrix[
-        placed.get_column("row").to_numpy(), placed.get_column("col").to_numpy()
-    ] = placed.get_column("score").to_numpy()
-    labels = [
-        entity_label(c, lv, e)
-        for c, lv, e in keys.select(keys_cols).iter_rows()
-    ]
+    matrix[placed.get_column("row").to_numpy(), placed.get_column("col").to_numpy()] = placed.get_column(
+        "score"
+    ).to_numpy()
+    labels = [entity_label(c, lv, e) for c, lv, e in keys.select(keys_cols).iter_rows()]
     return labels, times.to_numpy(), matrix, keys.select(keys_cols)
 
 
@@ -219,8 +211,9 @@ def health_heatmap(
     return heatmap_figure(labels, times, matrix, height=height)
 
 
-def heatmap_figure(labels: list[str], times: np.ndarray, matrix: np.ndarray, *,
-                   height: int | None = None) -> go.Figure:
+def heatmap_figure(
+    labels: list[str], times: np.ndarray, matrix: np.ndarray, *, height: int | None = None
+) -> go.Figure:
     """The heatmap figure of a matrix made by :func:`heatmap_matrix`.
 
     Examples
@@ -319,10 +312,14 @@ def topology_graph(
             pl.col("child_level").cast(pl.String),
             pl.col("child").cast(pl.String),
         )
-        .join(pos.rename({"level": "parent_level", "entity": "parent", "x": "x0", "y": "y0"}),
-              on=["cluster", "parent_level", "parent"])
-        .join(pos.rename({"level": "child_level", "entity": "child", "x": "x1", "y": "y1"}),
-              on=["cluster", "child_level", "child"])
+        .join(
+            pos.rename({"level": "parent_level", "entity": "parent", "x": "x0", "y": "y0"}),
+            on=["cluster", "parent_level", "parent"],
+        )
+        .join(
+            pos.rename({"level": "child_level", "entity": "child", "x": "x1", "y": "y1"}),
+            on=["cluster", "child_level", "child"],
+        )
     )
     nan = np.full(segs.height, np.nan)
     ex = np.column_stack([segs["x0"].to_numpy(), segs["x1"].to_numpy(), nan]).ravel()
@@ -331,8 +328,14 @@ def topology_graph(
     scores = placed.get_column("score").to_numpy()
     fig = go.Figure(
         [
-            go.Scatter(x=ex, y=ey, mode="lines", line={"width": 0.6, "color": "#adb5bd"},
-                       hoverinfo="skip", showlegend=False),
+            go.Scatter(
+                x=ex,
+                y=ey,
+                mode="lines",
+                line={"width": 0.6, "color": "#adb5bd"},
+                hoverinfo="skip",
+                showlegend=False,
+            ),
             go.Scatter(
                 x=placed["x"].to_numpy(),
                 y=placed["y"].to_numpy(),
@@ -361,8 +364,12 @@ def topology_graph(
     fig.update_layout(
         height=height,
         margin={"l": 10, "r": 10, "t": 30, "b": 30},
-        xaxis={"tickvals": present, "ticktext": [names.get(v, "other") for v in present],
-               "showgrid": False, "zeroline": False},
+        xaxis={
+            "tickvals": present,
+            "ticktext": [names.get(v, "other") for v in present],
+            "showgrid": False,
+            "zeroline": False,
+        },
         yaxis={"visible": False, "range": [0, 1]},
         title={"text": "Topology, coloured by latest health (grey = unknown)", "x": 0},
         plot_bgcolor="white",

@@ -363,7 +363,9 @@ def counter_to_rate(
 
 def _grouped_in_time_order(frame: pl.DataFrame, ts: str) -> bool:
     k, t = pl.col("_series"), pl.col(ts)
-    ok = frame.select(((k > k.shift(1)) | ((k == k.shift(1)) & (t >= t.shift(1)))).fill_null(True).all()).item()
+    ok = frame.select(
+        ((k > k.shift(1)) | ((k == k.shift(1)) & (t >= t.shift(1)))).fill_null(True).all()
+    ).item()
     return bool(ok)
 
 
@@ -458,9 +460,7 @@ def prometheus_rate(
     drop = pl.when(~start & (v < prev))
     # Cumulative correction so that corrected[last] - corrected[first] is the
     # window's increase with resets handled (Prometheus' counterCorrection).
-    correction = (
-        drop.then(prev if kind == "counter" else prev - v).otherwise(0.0).cum_sum()
-    )
+    correction = drop.then(prev if kind == "counter" else prev - v).otherwise(0.0).cum_sum()
     if by:
         correction = correction.over(list(by))
     prepared = frame.with_columns(
@@ -497,7 +497,11 @@ def prometheus_rate(
     # A counter cannot extrapolate below zero: cap the start gap at the
     # moment the counter would have been zero.
     to_zero = sampled * (pl.col("_v0") / increase)
-    to_start = pl.when((increase > 0) & (pl.col("_v0") >= 0) & (to_zero < to_start)).then(to_zero).otherwise(to_start)
+    to_start = (
+        pl.when((increase > 0) & (pl.col("_v0") >= 0) & (to_zero < to_start))
+        .then(to_zero)
+        .otherwise(to_start)
+    )
     threshold = avg * 1.1
     extend_start = pl.when(to_start < threshold).then(to_start).otherwise(avg / 2)
     extend_end = pl.when(to_end < threshold).then(to_end).otherwise(avg / 2)
@@ -505,8 +509,4 @@ def prometheus_rate(
     result_value = increase * factor
     if per_second:
         result_value = result_value / range_s
-    return (
-        windows.filter(pl.col("_n") >= 2)
-        .with_columns(result_value.alias(value))
-        .select([*by, ts, value])
-    )
+    return windows.filter(pl.col("_n") >= 2).with_columns(result_value.alias(value)).select([*by, ts, value])

@@ -61,7 +61,9 @@ class AlarmRule:
         if self.window < 1:
             raise ParameterError("window", allowed="an integer >= 1", received=self.window)
         if not 1 <= self.hits <= self.window:
-            raise ParameterError("hits", allowed=f"an integer in [1, window={self.window}]", received=self.hits)
+            raise ParameterError(
+                "hits", allowed=f"an integer in [1, window={self.window}]", received=self.hits
+            )
         if self.suppression < 0:
             raise ParameterError("suppression", allowed="an integer >= 0", received=self.suppression)
 

@@ -136,7 +136,9 @@ class _StreamingDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         s = self.suppression_rows_
         if s == 0 or raw.size == 0:
             return raw
-        padded = np.concatenate((np.zeros(max(s - self.recent_scores_.size, 0)), self.recent_scores_[-s:], raw))
+        padded = np.concatenate(
+            (np.zeros(max(s - self.recent_scores_.size, 0)), self.recent_scores_[-s:], raw)
+        )
         windows = np.lib.stride_tricks.sliding_window_view(padded[:-1], s)
         previous = windows.max(axis=1)[-raw.size :]
         return np.where(raw > previous, raw, 0.0)
@@ -316,7 +318,9 @@ class StreamingEnsembleDetector(_StreamingDetector):
 
     def _validate_params_extra(self) -> None:
         if not isinstance(self.scales, tuple | list) or not self.scales:
-            raise ParameterError("scales", allowed="a non-empty tuple of positive integers", received=self.scales)
+            raise ParameterError(
+                "scales", allowed="a non-empty tuple of positive integers", received=self.scales
+            )
         for m in self.scales:
             _check_int("scales", m, 1)
         _check_int("window", self.window, 0)
@@ -324,7 +328,9 @@ class StreamingEnsembleDetector(_StreamingDetector):
         _check_int("novelty_bins", self.novelty_bins, 0)
         _check_int("novelty_order", self.novelty_order, 1)
         if self.novelty_order > 12:
-            raise ParameterError("novelty_order", allowed="an integer in [1, 12]", received=self.novelty_order)
+            raise ParameterError(
+                "novelty_order", allowed="an integer in [1, 12]", received=self.novelty_order
+            )
         if self.combine not in ("pair", "min"):
             raise ParameterError("combine", allowed="'pair' or 'min'", received=self.combine)
         _check_float("age_penalty", self.age_penalty, 0.0, 10.0)
@@ -417,4 +423,6 @@ class RollingZScoreDetector(_StreamingDetector):
             parts.append(np.log(2.0) + log_ndtr(-z))
         if not parts or n == start:
             return np.zeros(n - start)
-        return np.asarray(np.minimum(np.min(np.vstack(parts), axis=0) + np.log(n_cols), 0.0), dtype=np.float64)
+        return np.asarray(
+            np.minimum(np.min(np.vstack(parts), axis=0) + np.log(n_cols), 0.0), dtype=np.float64
+        )

@@ -53,7 +53,9 @@ def warmup_rows(n_rows: int, fraction: float = 0.15, cap: int = 750, minimum: in
     return int(min(max(math.floor(fraction * n_rows), minimum), cap, n_rows))
 
 
-def score_series(values: FloatArray, detector: BaseEstimator | None = None, warmup: int | None = None) -> FloatArray:
+def score_series(
+    values: FloatArray, detector: BaseEstimator | None = None, warmup: int | None = None
+) -> FloatArray:
     """Anomaly score of every row of one series or one entity (rows in time order).
 
     The first ``warmup`` rows fit the detector and score 0; the rest are scored
@@ -89,7 +91,9 @@ def score_series(values: FloatArray, detector: BaseEstimator | None = None, warm
         raise ParameterError("warmup", allowed=f"an integer in [1, {n}]", received=warm)
     # Cumulative series (offsets, totals) always reach new highs: score their increments instead.
     head = np.diff(arr[:warm], axis=0)
-    cumulative = (head >= 0).all(axis=0) & (head > 0).any(axis=0) if warm > 2 else np.zeros(arr.shape[1], bool)
+    cumulative = (
+        (head >= 0).all(axis=0) & (head > 0).any(axis=0) if warm > 2 else np.zeros(arr.shape[1], bool)
+    )
     if cumulative.any():
         arr = arr.copy()
         arr[:, cumulative] = np.vstack((np.zeros((1, arr.shape[1])), np.diff(arr, axis=0)))[:, cumulative]
@@ -223,5 +227,14 @@ def _entity_tasks(
         if len(metrics) < 2 or complete.height < min_rows:
             continue
         key_map = dict(zip(index[1:], keys, strict=True)) | {"metric": "+".join(metrics)}
-        tasks.append((key_map, complete["ts"], complete.select(metrics).to_numpy(), model, rule, "multivariate_anomaly"))
+        tasks.append(
+            (
+                key_map,
+                complete["ts"],
+                complete.select(metrics).to_numpy(),
+                model,
+                rule,
+                "multivariate_anomaly",
+            )
+        )
     return tasks

@@ -11,27 +11,40 @@ from dash import dcc, html
 
 __all__ = ["GRAPH_CONFIG", "dataset_options", "graph", "not_available", "table", "unchanged"]
 
-GRAPH_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
-                                "modeBarButtonsToRemove": ["sendDataToCloud"]}
+GRAPH_CONFIG: dict[str, Any] = {
+    "displaylogo": False,
+    "responsive": True,
+    "modeBarButtonsToRemove": ["sendDataToCloud"],
+}
 
 
 def not_available(what: str, reason: str) -> dbc.Alert:
     """An honest placeholder for a view whose package function or data is missing."""
-    return dbc.Alert([html.Strong(f"{what}: not available. "), html.Span(reason)],
-                     color="secondary", className="py-2 small not-available")
+    return dbc.Alert(
+        [html.Strong(f"{what}: not available. "), html.Span(reason)],
+        color="secondary",
+        className="py-2 small not-available",
+    )
 
 
 def graph(component_id: str | dict[str, str], figure: go.Figure, **kwargs: Any) -> dcc.Graph:
     """A Graph with the app's config and a fixed height (avoids a second redraw on load)."""
     height = figure.layout.height or 400
-    return dcc.Graph(id=component_id, figure=figure, config=GRAPH_CONFIG,  # type: ignore[arg-type]
-                     style={"height": f"{height}px"}, **kwargs)
+    return dcc.Graph(
+        id=component_id,
+        figure=figure,
+        config=GRAPH_CONFIG,  # type: ignore[arg-type]
+        style={"height": f"{height}px"},
+        **kwargs,
+    )
 
 
 def dataset_options(datasets: pl.DataFrame) -> list[dict[str, str]]:
     """Dropdown options for the store's datasets."""
-    return [{"label": f"{name} ({rows:,} rows)", "value": name}
-            for name, rows in datasets.select("dataset", "rows").iter_rows()]
+    return [
+        {"label": f"{name} ({rows:,} rows)", "value": name}
+        for name, rows in datasets.select("dataset", "rows").iter_rows()
+    ]
 
 
 def table(frame: pl.DataFrame, *, links: dict[str, str] | None = None, max_rows: int = 50) -> dbc.Table:
@@ -53,9 +66,9 @@ def table(frame: pl.DataFrame, *, links: dict[str, str] | None = None, max_rows:
             else:
                 cells.append(html.Td(text))
         rows.append(html.Tr(cells))
-    return dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, hover=True,
-                     responsive=True, className="small")
-
+    return dbc.Table(
+        [head, html.Tbody(rows)], size="sm", striped=True, hover=True, responsive=True, className="small"
+    )
 
 
 def unchanged(initial: dict[str, Any] | None, **values: Any) -> bool:

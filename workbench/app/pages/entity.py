@@ -28,7 +28,16 @@ from workbench.figures.entity import (
     metric_panels,
 )
 
-__all__ = ["PATH", "TITLE", "add_note", "build_entity_analysis", "build_entity_view", "layout", "register", "sync_search"]
+__all__ = [
+    "PATH",
+    "TITLE",
+    "add_note",
+    "build_entity_analysis",
+    "build_entity_view",
+    "layout",
+    "register",
+    "sync_search",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +70,10 @@ def _present(ctx: AppContext, req: EntityRequest) -> list[str]:
     index = ctx.services.entity_index(req.dataset)
     row = index.filter(*(pl.col(k) == getattr(req.key, k) for k in _KEYS))
     if row.is_empty():
-        raise Unavailable(f"no entity {req.key.entity!r} ({req.key.level}) in cluster "
-                          f"{req.key.cluster!r} of dataset {req.dataset!r}")
+        raise Unavailable(
+            f"no entity {req.key.entity!r} ({req.key.level}) in cluster "
+            f"{req.key.cluster!r} of dataset {req.dataset!r}"
+        )
     return list(row.get_column("metrics")[0])
 
 
@@ -86,55 +97,136 @@ def layout(ctx: AppContext, query: dict[str, str]) -> Any:
     options = template.panels_for(present)
     chosen = [m for m in req.metrics if m in options] or default_metrics(template, present)
     lo, hi = ctx.services.time_range(req.dataset)
-    return dbc.Container([
-        dcc.Store(id="en-query", data=with_query("", **query)),
-        dcc.Store(id="en-initial", data={"metrics": chosen, "start": query.get("start", ""),
-                                         "end": query.get("end", "")}),
-        dcc.Store(id="en-version", data=0),
-        breadcrumbs(ctx, req),
-        html.H2([html.Span(req.key.entity, id="en-title"), " ",
-                 dbc.Badge(req.key.level, color="info", className="align-middle fs-6")], className="mt-1"),
-        html.P([html.Strong(template.title), " — ", template.description,
-                html.Span(f" (view template {template.name})", className="text-muted small")],
-               id="en-template"),
-        dbc.Row([
-            dbc.Col([dbc.Label("Metrics"), dcc.Checklist(
-                id="en-metrics", options=options, value=chosen, inline=True,
-                inputClassName="me-1", labelClassName="me-3 small")], lg=8),
-            dbc.Col([dbc.Label("From (UTC)"), dcc.Input(
-                id="en-start", type="text", debounce=True, className="form-control form-control-sm",
-                value=query.get("start", ""), placeholder=f"{lo:%Y-%m-%dT%H:%M}")], lg=2),
-            dbc.Col([dbc.Label("To (UTC)"), dcc.Input(
-                id="en-end", type="text", debounce=True, className="form-control form-control-sm",
-                value=query.get("end", ""), placeholder=f"{hi:%Y-%m-%dT%H:%M}")], lg=2),
-        ], className="mb-2"),
-        # The body is built here, in the routing callback, so a drill-down costs one round trip.
-        html.Div(build_entity_view(ctx, with_query("", **query)), id="en-body"),
-        dcc.Loading(html.Div(id="en-analysis"), type="dot"),
-        html.H5("Add a note", className="mt-3"),
-        dbc.Row([
-            dbc.Col(dcc.Input(id="note-start", type="text", placeholder="from, e.g. 2026-01-01T14:00",
-                              className="form-control form-control-sm"), md=3),
-            dbc.Col(dcc.Input(id="note-end", type="text", placeholder="to", className="form-control form-control-sm"),
-                    md=3),
-            dbc.Col(dcc.Input(id="note-text", type="text", placeholder="what happened",
-                              className="form-control form-control-sm", maxLength=notes.MAX_TEXT_LENGTH), md=4),
-            dbc.Col(dbc.Button("Add note", id="note-add", size="sm", color="primary"), md=2),
-        ]),
-        html.Div(id="note-feedback", className="small mt-1"),
-    ], fluid=True)
+    return dbc.Container(
+        [
+            dcc.Store(id="en-query", data=with_query("", **query)),
+            dcc.Store(
+                id="en-initial",
+                data={"metrics": chosen, "start": query.get("start", ""), "end": query.get("end", "")},
+            ),
+            dcc.Store(id="en-version", data=0),
+            breadcrumbs(ctx, req),
+            html.H2(
+                [
+                    html.Span(req.key.entity, id="en-title"),
+                    " ",
+                    dbc.Badge(req.key.level, color="info", className="align-middle fs-6"),
+                ],
+                className="mt-1",
+            ),
+            html.P(
+                [
+                    html.Strong(template.title),
+                    " — ",
+                    template.description,
+                    html.Span(f" (view template {template.name})", className="text-muted small"),
+                ],
+                id="en-template",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            dbc.Label("Metrics"),
+                            dcc.Checklist(
+                                id="en-metrics",
+                                options=options,
+                                value=chosen,
+                                inline=True,
+                                inputClassName="me-1",
+                                labelClassName="me-3 small",
+                            ),
+                        ],
+                        lg=8,
+                    ),
+                    dbc.Col(
+                        [
+                            dbc.Label("From (UTC)"),
+                            dcc.Input(
+                                id="en-start",
+                                type="text",
+                                debounce=True,
+                                className="form-control form-control-sm",
+                                value=query.get("start", ""),
+                                placeholder=f"{lo:%Y-%m-%dT%H:%M}",
+                            ),
+                        ],
+                        lg=2,
+                    ),
+                    dbc.Col(
+                        [
+                            dbc.Label("To (UTC)"),
+                            dcc.Input(
+                                id="en-end",
+                                type="text",
+                                debounce=True,
+                                className="form-control form-control-sm",
+                                value=query.get("end", ""),
+                                placeholder=f"{hi:%Y-%m-%dT%H:%M}",
+                            ),
+                        ],
+                        lg=2,
+                    ),
+                ],
+                className="mb-2",
+            ),
+            # The body is built here, in the routing callback, so a drill-down costs one round trip.
+            html.Div(build_entity_view(ctx, with_query("", **query)), id="en-body"),
+            dcc.Loading(html.Div(id="en-analysis"), type="dot"),
+            html.H5("Add a note", className="mt-3"),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        dcc.Input(
+                            id="note-start",
+                            type="text",
+                            placeholder="from, e.g. 2026-01-01T14:00",
+                            className="form-control form-control-sm",
+                        ),
+                        md=3,
+                    ),
+                    dbc.Col(
+                        dcc.Input(
+                            id="note-end",
+                            type="text",
+                            placeholder="to",
+                            className="form-control form-control-sm",
+                        ),
+                        md=3,
+                    ),
+                    dbc.Col(
+                        dcc.Input(
+                            id="note-text",
+                            type="text",
+                            placeholder="what happened",
+                            className="form-control form-control-sm",
+                            maxLength=notes.MAX_TEXT_LENGTH,
+                        ),
+                        md=4,
+                    ),
+                    dbc.Col(dbc.Button("Add note", id="note-add", size="sm", color="primary"), md=2),
+                ]
+            ),
+            html.Div(id="note-feedback", className="small mt-1"),
+        ],
+        fluid=True,
+    )
 
 
 def breadcrumbs(ctx: AppContext, req: EntityRequest) -> dbc.Breadcrumb:
     """Cluster → parent (topic / queue / vhost part of the name) → entity."""
     items: list[dict[str, Any]] = [
         {"label": "Fleet", "href": with_query("/", dataset=req.dataset), "external_link": False},
-        {"label": f"cluster {req.key.cluster}", "href": with_query(
-            "/", dataset=req.dataset), "external_link": False},
+        {
+            "label": f"cluster {req.key.cluster}",
+            "href": with_query("/", dataset=req.dataset),
+            "external_link": False,
+        },
     ]
     for parent in related(ctx, req).filter(pl.col("relation") == "parent").iter_rows(named=True):
-        items.append({"label": f"{parent['level']} {parent['entity']}", "href": parent["href"],
-                      "external_link": False})
+        items.append(
+            {"label": f"{parent['level']} {parent['entity']}", "href": parent["href"], "external_link": False}
+        )
     items.append({"label": f"{req.key.level} {req.key.entity}", "active": True})
     return dbc.Breadcrumb(items=items, id="en-breadcrumbs", className="mt-2 mb-0 small")
 
@@ -150,29 +242,48 @@ def related(ctx: AppContext, req: EntityRequest) -> pl.DataFrame:
     me = req.key.entity
     try:
         edges = ctx.services.topology_edges(req.dataset).filter(pl.col("cluster") == req.key.cluster)
-        parents = edges.filter((pl.col("child") == me) & (pl.col("child_level") == req.key.level)) \
-            .select(pl.col("parent_level").alias("level"), pl.col("parent").alias("entity"),
-                    pl.lit("parent").alias("relation"))
-        children = edges.filter((pl.col("parent") == me) & (pl.col("parent_level") == req.key.level)) \
-            .select(pl.col("child_level").alias("level"), pl.col("child").alias("entity"),
-                    pl.lit("child").alias("relation"))
+        parents = edges.filter((pl.col("child") == me) & (pl.col("child_level") == req.key.level)).select(
+            pl.col("parent_level").alias("level"),
+            pl.col("parent").alias("entity"),
+            pl.lit("parent").alias("relation"),
+        )
+        children = edges.filter((pl.col("parent") == me) & (pl.col("parent_level") == req.key.level)).select(
+            pl.col("child_level").alias("level"),
+            pl.col("child").alias("entity"),
+            pl.lit("child").alias("relation"),
+        )
         rel = pl.concat([parents, children])
     except Unavailable:
         head, _, tail = me.partition("/")
         names = index.select("level", "entity")
         parent_names = {head, tail} - {"", me}
-        rel = pl.concat([
-            names.filter(pl.col("entity").is_in(list(parent_names)) & pl.col("level").is_in(["topic", "queue"])
-                         & (pl.col("level") != req.key.level))
-            .with_columns(pl.lit("parent").alias("relation")),
-            names.filter(pl.col("entity").str.starts_with(me + "/") | pl.col("entity").str.ends_with("/" + me))
-            .filter(pl.col("entity") != me).with_columns(pl.lit("child").alias("relation")),
-        ])
+        rel = pl.concat(
+            [
+                names.filter(
+                    pl.col("entity").is_in(list(parent_names))
+                    & pl.col("level").is_in(["topic", "queue"])
+                    & (pl.col("level") != req.key.level)
+                ).with_columns(pl.lit("parent").alias("relation")),
+                names.filter(
+                    pl.col("entity").str.starts_with(me + "/") | pl.col("entity").str.ends_with("/" + me)
+                )
+                .filter(pl.col("entity") != me)
+                .with_columns(pl.lit("child").alias("relation")),
+            ]
+        )
     rel = rel.join(index.select("provider", "level", "entity"), on=["level", "entity"], how="inner")
-    return rel.unique(subset=["level", "entity", "relation"]).sort("relation", "level", "entity").with_columns(
-        pl.struct("provider", "level", "entity").map_elements(
-            lambda r: entity_href(req.dataset, r["provider"], req.key.cluster, r["level"], r["entity"]),
-            return_dtype=pl.String).alias("href"))
+    return (
+        rel.unique(subset=["level", "entity", "relation"])
+        .sort("relation", "level", "entity")
+        .with_columns(
+            pl.struct("provider", "level", "entity")
+            .map_elements(
+                lambda r: entity_href(req.dataset, r["provider"], req.key.cluster, r["level"], r["entity"]),
+                return_dtype=pl.String,
+            )
+            .alias("href")
+        )
+    )
 
 
 def build_entity_view(ctx: AppContext, search: str) -> list[Any]:
@@ -187,34 +298,72 @@ def build_entity_view(ctx: AppContext, search: str) -> list[Any]:
     shown = [m for m in req.metrics if m in present] or default_metrics(template, present)
     series = ctx.services.entity_series(req.dataset, req.key, start=req.start, end=req.end)
     findings = ctx.services.findings(req.dataset).filter(
-        (pl.col("cluster") == req.key.cluster) & (pl.col("level").cast(pl.String) == req.key.level)
-        & (pl.col("entity") == req.key.entity))
+        (pl.col("cluster") == req.key.cluster)
+        & (pl.col("level").cast(pl.String) == req.key.level)
+        & (pl.col("entity") == req.key.entity)
+    )
     if req.start is not None:
         findings = findings.filter(pl.col("end") >= req.start)
     if req.end is not None:
         findings = findings.filter(pl.col("start") <= req.end)
-    notes_frame = notes.read_annotations(ctx.store, cluster=req.key.cluster, level=req.key.level,
-                                         entity=req.key.entity, start=req.start, end=req.end)
-    body: list[Any] = [graph("en-panels", metric_panels(series, metrics=shown, findings=findings,
-                                                        annotations=notes_frame, units=_units()))]
+    notes_frame = notes.read_annotations(
+        ctx.store,
+        cluster=req.key.cluster,
+        level=req.key.level,
+        entity=req.key.entity,
+        start=req.start,
+        end=req.end,
+    )
+    body: list[Any] = [
+        graph(
+            "en-panels",
+            metric_panels(series, metrics=shown, findings=findings, annotations=notes_frame, units=_units()),
+        )
+    ]
     body.append(html.H5("Findings", className="mt-3"))
     if findings.is_empty():
         body.append(html.P("No findings for this entity in the range.", className="text-muted small"))
     else:
-        body.append(table(findings.sort("start").select(
-            pl.col("start").dt.strftime("%Y-%m-%d %H:%M").alias("start (UTC)"),
-            pl.col("end").dt.strftime("%Y-%m-%d %H:%M").alias("end (UTC)"),
-            "metric", "kind", pl.col("severity").cast(pl.String), pl.col("score").round(2), "explanation")))
+        body.append(
+            table(
+                findings.sort("start").select(
+                    pl.col("start").dt.strftime("%Y-%m-%d %H:%M").alias("start (UTC)"),
+                    pl.col("end").dt.strftime("%Y-%m-%d %H:%M").alias("end (UTC)"),
+                    "metric",
+                    "kind",
+                    pl.col("severity").cast(pl.String),
+                    pl.col("score").round(2),
+                    "explanation",
+                )
+            )
+        )
     body.append(html.H5("Notes", className="mt-3"))
-    body.append(table(notes_frame.select(
-        pl.col("start").dt.strftime("%Y-%m-%d %H:%M").alias("from"),
-        pl.col("end").dt.strftime("%Y-%m-%d %H:%M").alias("to"), "text", "author"))
-        if notes_frame.height else html.P("No notes yet.", className="text-muted small", id="en-no-notes"))
+    body.append(
+        table(
+            notes_frame.select(
+                pl.col("start").dt.strftime("%Y-%m-%d %H:%M").alias("from"),
+                pl.col("end").dt.strftime("%Y-%m-%d %H:%M").alias("to"),
+                "text",
+                "author",
+            )
+        )
+        if notes_frame.height
+        else html.P("No notes yet.", className="text-muted small", id="en-no-notes")
+    )
     rel = related(ctx, req)
     body.append(html.H5("Related entities", className="mt-3"))
-    body.append(html.Ul([html.Li(dcc.Link(f"{r['relation']}: {r['level']} {r['entity']}", href=r["href"]))
-                         for r in rel.head(40).iter_rows(named=True)], id="en-related", className="small")
-                if rel.height else html.P("None found.", className="text-muted small"))
+    body.append(
+        html.Ul(
+            [
+                html.Li(dcc.Link(f"{r['relation']}: {r['level']} {r['entity']}", href=r["href"]))
+                for r in rel.head(40).iter_rows(named=True)
+            ],
+            id="en-related",
+            className="small",
+        )
+        if rel.height
+        else html.P("None found.", className="text-muted small")
+    )
     return body
 
 
@@ -247,9 +396,17 @@ def build_entity_analysis(ctx: AppContext, search: str) -> list[Any]:
         body.append(not_available("Seasonal decomposition", getattr(err, "reason", str(err))))
     try:
         fc = ctx.services.forecast(req.dataset, req.key, primary, req.start, req.end)
-        body.append(graph("en-forecast", forecast_band(
-            fc.filter(pl.col("part") == "history"), fc.filter(pl.col("part") == "forecast"),
-            mean="forecast", title=f"Forecast of {primary}")))
+        body.append(
+            graph(
+                "en-forecast",
+                forecast_band(
+                    fc.filter(pl.col("part") == "history"),
+                    fc.filter(pl.col("part") == "forecast"),
+                    mean="forecast",
+                    title=f"Forecast of {primary}",
+                ),
+            )
+        )
     except (Unavailable, WorkbenchError) as err:
         body.append(not_available("Forecast", getattr(err, "reason", str(err))))
     return body
@@ -270,17 +427,25 @@ def sync_search(metrics: list[str] | None, start: str | None, end: str | None, s
     return with_query("", **query)
 
 
-def add_note(ctx: AppContext, search: str, start: str | None, end: str | None, text: str | None,
-             author: str = "") -> tuple[str, bool]:
+def add_note(
+    ctx: AppContext, search: str, start: str | None, end: str | None, text: str | None, author: str = ""
+) -> tuple[str, bool]:
     """Store a note on the entity of the URL; return ``(message, stored)``."""
     try:
         req = EntityRequest(parse_query(search))
         t0, t1 = parse_time(start, "start"), parse_time(end, "end")
         if t0 is None:
             return "Give the note a start time.", False
-        note = notes.add_annotation(ctx.store, cluster=req.key.cluster, level=req.key.level,
-                                    entity=req.key.entity, start=t0, end=t1 or t0, text=text or "",
-                                    author=author)
+        note = notes.add_annotation(
+            ctx.store,
+            cluster=req.key.cluster,
+            level=req.key.level,
+            entity=req.key.entity,
+            start=t0,
+            end=t1 or t0,
+            text=text or "",
+            author=author,
+        )
     except (Unavailable, WorkbenchError) as err:
         return str(err), False
     return f"Note saved for {note['start']} → {note['end']}.", True
@@ -291,8 +456,12 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     @app.callback(
         Output("url", "search", allow_duplicate=True),
-        Input("en-metrics", "value"), Input("en-start", "value"), Input("en-end", "value"),
-        State("en-query", "data"), State("en-initial", "data"), prevent_initial_call=True,
+        Input("en-metrics", "value"),
+        Input("en-start", "value"),
+        Input("en-end", "value"),
+        State("en-query", "data"),
+        State("en-initial", "data"),
+        prevent_initial_call=True,
     )
     @ctx.timed("entity_controls")
     def _controls(metrics: list[str], start: str, end: str, search: str, initial: dict[str, Any]) -> Any:
@@ -302,7 +471,9 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     @app.callback(
         Output("en-body", "children"),
-        Input("en-version", "data"), State("en-query", "data"), prevent_initial_call=True,
+        Input("en-version", "data"),
+        State("en-query", "data"),
+        prevent_initial_call=True,
     )
     @ctx.timed("entity_view")
     def _body(version: int, search: str) -> Any:
@@ -316,10 +487,15 @@ def register(app: Dash, ctx: AppContext) -> None:
         return build_entity_analysis(ctx, search)
 
     @app.callback(
-        Output("note-feedback", "children"), Output("en-version", "data"),
+        Output("note-feedback", "children"),
+        Output("en-version", "data"),
         Input("note-add", "n_clicks"),
-        State("note-start", "value"), State("note-end", "value"), State("note-text", "value"),
-        State("en-query", "data"), State("en-version", "data"), prevent_initial_call=True,
+        State("note-start", "value"),
+        State("note-end", "value"),
+        State("note-text", "value"),
+        State("en-query", "data"),
+        State("en-version", "data"),
+        prevent_initial_call=True,
     )
     @ctx.timed("entity_add_note")
     def _add(n: int | None, start: str, end: str, text: str, search: str, version: int) -> tuple[Any, Any]:

@@ -33,26 +33,57 @@ def layout(ctx: AppContext, query: dict[str, str]) -> Any:
     names = datasets.get_column("dataset").to_list()
     real = query.get("real") if query.get("real") in names else (names[0] if names else None)
     sim = query.get("sim") if query.get("sim") in names else (names[-1] if names else None)
-    return dbc.Container([
-        dcc.Store(id="fi-initial", data={"real": real, "sim": sim, "metric": query.get("metric", "")}),
-        html.H2(TITLE, className="mt-2"),
-        dbc.Row([
-            dbc.Col([dbc.Label("Real dataset"), dcc.Dropdown(id="fi-real", options=options, value=real)], md=5),
-            dbc.Col([dbc.Label("Simulated dataset"), dcc.Dropdown(id="fi-sim", options=options, value=sim)],
-                    md=5),
-            dbc.Col([dbc.Label("Metric"), dcc.Input(id="fi-metric", type="text", debounce=True,
-                                                   value=query.get("metric", ""),
-                                                   className="form-control form-control-sm",
-                                                   placeholder="first common metric")], md=2),
-        ], className="mb-2"),
-        html.Div([
-            dbc.Button("Compare", id="fi-compare", color="primary", size="sm", className="me-3"),
-            dcc.Checklist(id="fi-standardize", options=[{"label": " compare shapes (z-scored)",
-                                                         "value": "z"}], value=[], inline=True,
-                          className="d-inline small"),
-        ], className="mb-2"),
-        dcc.Loading(html.Div(id="fi-body"), type="dot"),
-    ], fluid=True)
+    return dbc.Container(
+        [
+            dcc.Store(id="fi-initial", data={"real": real, "sim": sim, "metric": query.get("metric", "")}),
+            html.H2(TITLE, className="mt-2"),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [dbc.Label("Real dataset"), dcc.Dropdown(id="fi-real", options=options, value=real)],
+                        md=5,
+                    ),
+                    dbc.Col(
+                        [
+                            dbc.Label("Simulated dataset"),
+                            dcc.Dropdown(id="fi-sim", options=options, value=sim),
+                        ],
+                        md=5,
+                    ),
+                    dbc.Col(
+                        [
+                            dbc.Label("Metric"),
+                            dcc.Input(
+                                id="fi-metric",
+                                type="text",
+                                debounce=True,
+                                value=query.get("metric", ""),
+                                className="form-control form-control-sm",
+                                placeholder="first common metric",
+                            ),
+                        ],
+                        md=2,
+                    ),
+                ],
+                className="mb-2",
+            ),
+            html.Div(
+                [
+                    dbc.Button("Compare", id="fi-compare", color="primary", size="sm", className="me-3"),
+                    dcc.Checklist(
+                        id="fi-standardize",
+                        options=[{"label": " compare shapes (z-scored)", "value": "z"}],
+                        value=[],
+                        inline=True,
+                        className="d-inline small",
+                    ),
+                ],
+                className="mb-2",
+            ),
+            dcc.Loading(html.Div(id="fi-body"), type="dot"),
+        ],
+        fluid=True,
+    )
 
 
 def _first_series(ctx: AppContext, dataset: str, metric: str) -> tuple[str, pl.DataFrame]:
@@ -69,8 +100,15 @@ def common_metrics(ctx: AppContext, real: str, sim: str) -> list[str]:
     return sorted(ctx.services.store_metrics(real) & ctx.services.store_metrics(sim))
 
 
-def build_fidelity(ctx: AppContext, real: str | None, sim: str | None, metric: str | None,
-                   *, compare: bool = False, standardize: bool = False) -> dict[str, Any]:
+def build_fidelity(
+    ctx: AppContext,
+    real: str | None,
+    sim: str | None,
+    metric: str | None,
+    *,
+    compare: bool = False,
+    standardize: bool = False,
+) -> dict[str, Any]:
     """Series side by side and, when ``compare``, the fidelity verdicts and figures (plain function).
 
     The comparison (two-sample tests, ACF and spectral distances, a discriminator…) runs
@@ -96,18 +134,31 @@ def build_fidelity(ctx: AppContext, real: str | None, sim: str | None, metric: s
             cols.append(dbc.Col(not_available(label, err.reason), lg=6))
     body.append(dbc.Row(cols))
     if not compare:
-        body.append(html.P("Press Compare to run the fidelity statistics on this metric.",
-                           className="text-muted small", id="fi-hint"))
+        body.append(
+            html.P(
+                "Press Compare to run the fidelity statistics on this metric.",
+                className="text-muted small",
+                id="fi-hint",
+            )
+        )
         return {"body": body, "search": search}
     try:
         result = ctx.services.fidelity(real, sim, chosen, standardize=standardize)
         summary = result.summary()
-        body += [html.H5("Verdicts", className="mt-3"),
-                 table(summary.with_columns(pl.col("mean").round(3)), max_rows=30)]
+        body += [
+            html.H5("Verdicts", className="mt-3"),
+            table(summary.with_columns(pl.col("mean").round(3)), max_rows=30),
+        ]
         verdicts = result.verdicts()
-        body += [html.H6("Per series", className="mt-2"),
-                 table(verdicts.select("pair", "statistic", pl.col("value").round(4), "rule", "threshold",
-                                       "verdict"), max_rows=60)]
+        body += [
+            html.H6("Per series", className="mt-2"),
+            table(
+                verdicts.select(
+                    "pair", "statistic", pl.col("value").round(4), "rule", "threshold", "verdict"
+                ),
+                max_rows=60,
+            ),
+        ]
         report_figures = resolve("workbench.figures.fidelity", "report_figures")
         for i, (label, details) in enumerate(list(result.details.items())[:3]):
             for j, fig in enumerate(report_figures(details, title=label)):
@@ -122,19 +173,26 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     @app.callback(
         Output("fi-body", "children"),
-        Input("fi-compare", "n_clicks"), Input("fi-real", "value"), Input("fi-sim", "value"),
-        Input("fi-metric", "value"), State("fi-standardize", "value"),
+        Input("fi-compare", "n_clicks"),
+        Input("fi-real", "value"),
+        Input("fi-sim", "value"),
+        Input("fi-metric", "value"),
+        State("fi-standardize", "value"),
     )
     @ctx.timed("fidelity")
-    def _compare(n: int | None, real: str | None, sim: str | None, metric: str | None,
-                 standardize: list[str] | None) -> Any:
+    def _compare(
+        n: int | None, real: str | None, sim: str | None, metric: str | None, standardize: list[str] | None
+    ) -> Any:
         pressed = dash_ctx.triggered_id == "fi-compare" and n is not None
         return build_fidelity(ctx, real, sim, metric, compare=pressed, standardize=bool(standardize))["body"]
 
     @app.callback(
         Output("url", "search", allow_duplicate=True),
-        Input("fi-real", "value"), Input("fi-sim", "value"), Input("fi-metric", "value"),
-        State("fi-initial", "data"), prevent_initial_call=True,
+        Input("fi-real", "value"),
+        Input("fi-sim", "value"),
+        Input("fi-metric", "value"),
+        State("fi-initial", "data"),
+        prevent_initial_call=True,
     )
     @ctx.timed("fidelity_controls")
     def _controls(real: str | None, sim: str | None, metric: str | None, initial: dict[str, Any]) -> Any:

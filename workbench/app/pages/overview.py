@@ -37,33 +37,69 @@ def layout(ctx: AppContext, query: dict[str, str]) -> Any:
     """The overview page for the URL's query (``dataset``, ``levels``)."""
     datasets = ctx.services.datasets()
     if datasets.is_empty():
-        return dbc.Container([html.H2(TITLE), not_available(
-            "Fleet overview", f"the store at {ctx.store.root} holds no datasets yet; run "
-            "`workbench simulate SCENARIO` or `workbench demo` first")], fluid=True)
+        return dbc.Container(
+            [
+                html.H2(TITLE),
+                not_available(
+                    "Fleet overview",
+                    f"the store at {ctx.store.root} holds no datasets yet; run "
+                    "`workbench simulate SCENARIO` or `workbench demo` first",
+                ),
+            ],
+            fluid=True,
+        )
     names = datasets.get_column("dataset").to_list()
     dataset = str(query["dataset"]) if query.get("dataset") in names else str(names[0])
     levels = [lv for lv in split_list(query.get("levels")) if lv in LEVEL_CHOICES]
     # The content is built here, in the routing callback, so a page costs one round trip.
     view = build_overview(ctx, dataset, levels)
-    return dbc.Container([
-        dcc.Store(id="ov-rowkeys", data=view["rowkeys"]),
-        dcc.Store(id="ov-initial", data={"dataset": dataset, "levels": levels}),
-        html.H2(TITLE, className="mt-2"),
-        dbc.Row([
-            dbc.Col([dbc.Label("Dataset", html_for="ov-dataset"),
-                     dcc.Dropdown(id="ov-dataset", options=dataset_options(datasets), value=dataset,
-                                  clearable=False)], md=6),
-            dbc.Col([dbc.Label("Entity levels", html_for="ov-levels"),
-                     dcc.Dropdown(id="ov-levels", options=LEVEL_CHOICES, multi=True, value=levels,
-                                  placeholder="all levels")], md=6),
-        ], className="mb-2"),
-        html.Div(view["stats"], id="ov-stats", className="mb-2"),
-        html.Div(view["heatmap"], id="ov-heatmap-box"),
-        dbc.Row([
-            dbc.Col(html.Div(view["topology"], id="ov-topology-box"), lg=6),
-            dbc.Col([html.H5("Top findings"), html.Div(view["findings"], id="ov-findings")], lg=6),
-        ], className="mt-2"),
-    ], fluid=True)
+    return dbc.Container(
+        [
+            dcc.Store(id="ov-rowkeys", data=view["rowkeys"]),
+            dcc.Store(id="ov-initial", data={"dataset": dataset, "levels": levels}),
+            html.H2(TITLE, className="mt-2"),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            dbc.Label("Dataset", html_for="ov-dataset"),
+                            dcc.Dropdown(
+                                id="ov-dataset",
+                                options=dataset_options(datasets),
+                                value=dataset,
+                                clearable=False,
+                            ),
+                        ],
+                        md=6,
+                    ),
+                    dbc.Col(
+                        [
+                            dbc.Label("Entity levels", html_for="ov-levels"),
+                            dcc.Dropdown(
+                                id="ov-levels",
+                                options=LEVEL_CHOICES,
+                                multi=True,
+                                value=levels,
+                                placeholder="all levels",
+                            ),
+                        ],
+                        md=6,
+                    ),
+                ],
+                className="mb-2",
+            ),
+            html.Div(view["stats"], id="ov-stats", className="mb-2"),
+            html.Div(view["heatmap"], id="ov-heatmap-box"),
+            dbc.Row(
+                [
+                    dbc.Col(html.Div(view["topology"], id="ov-topology-box"), lg=6),
+                    dbc.Col([html.H5("Top findings"), html.Div(view["findings"], id="ov-findings")], lg=6),
+                ],
+                className="mt-2",
+            ),
+        ],
+        fluid=True,
+    )
 
 
 def build_overview(ctx: AppContext, dataset: str, levels: list[str] | None) -> dict[str, Any]:
@@ -79,22 +115,32 @@ def build_overview(ctx: AppContext, dataset: str, levels: list[str] | None) -> d
     index = ctx.services.entity_index(dataset)
     if levels:
         index = index.filter(pl.col("level").is_in(levels))
-    out: dict[str, Any] = {"rowkeys": {}, "search": with_query(
-        "", dataset=dataset, levels=",".join(levels) or None)}
+    out: dict[str, Any] = {
+        "rowkeys": {},
+        "search": with_query("", dataset=dataset, levels=",".join(levels) or None),
+    }
     start, end = ctx.services.time_range(dataset)
     findings = ctx.services.findings(dataset)
     if levels:
         findings = findings.filter(pl.col("level").cast(pl.String).is_in(levels))
-    out["stats"] = dbc.Row([
-        dbc.Col(dbc.Card(dbc.CardBody([html.Div(label, className="text-muted small"),
-                                       html.Div(value, className="fs-5")])), md=3)
-        for label, value in (
-            ("entities", f"{index.height:,}"),
-            ("providers", ", ".join(index.get_column("provider").unique().sort().to_list()) or "—"),
-            ("time range (UTC)", f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M}"),
-            ("findings", f"{findings.height:,}"),
-        )
-    ])
+    out["stats"] = dbc.Row(
+        [
+            dbc.Col(
+                dbc.Card(
+                    dbc.CardBody(
+                        [html.Div(label, className="text-muted small"), html.Div(value, className="fs-5")]
+                    )
+                ),
+                md=3,
+            )
+            for label, value in (
+                ("entities", f"{index.height:,}"),
+                ("providers", ", ".join(index.get_column("provider").unique().sort().to_list()) or "—"),
+                ("time range (UTC)", f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M}"),
+                ("findings", f"{findings.height:,}"),
+            )
+        ]
+    )
     health: pl.DataFrame | None = None
     try:
         span_ms = int((end - start).total_seconds() * 1000) + 1
@@ -103,12 +149,23 @@ def build_overview(ctx: AppContext, dataset: str, levels: list[str] | None) -> d
             health = health.filter(pl.col("level").cast(pl.String).is_in(levels))
         frame = health
         labels, times, matrix, keys = ctx.services.cached(
-            "overview_heatmap", dataset, tuple(levels), lambda: heatmap_matrix(frame, max_columns=HEATMAP_COLUMNS))
-        fig = ctx.services.cached("overview_heatmap_figure", dataset, tuple(levels),
-                                  lambda: heatmap_figure(labels, times, matrix))
-        provider_of = dict(zip(
-            index.select(pl.concat_str(["cluster", "level", "entity"], separator="\x1f")).to_series().to_list(),
-            index.get_column("provider").to_list(), strict=True))
+            "overview_heatmap",
+            dataset,
+            tuple(levels),
+            lambda: heatmap_matrix(frame, max_columns=HEATMAP_COLUMNS),
+        )
+        fig = ctx.services.cached(
+            "overview_heatmap_figure", dataset, tuple(levels), lambda: heatmap_figure(labels, times, matrix)
+        )
+        provider_of = dict(
+            zip(
+                index.select(pl.concat_str(["cluster", "level", "entity"], separator="\x1f"))
+                .to_series()
+                .to_list(),
+                index.get_column("provider").to_list(),
+                strict=True,
+            )
+        )
         out["rowkeys"] = {
             label: [provider_of.get(f"{c}\x1f{lv}\x1f{e}", ""), c, lv, e]
             for label, (c, lv, e) in zip(labels, keys.iter_rows(), strict=True)
@@ -125,13 +182,16 @@ def build_overview(ctx: AppContext, dataset: str, levels: list[str] | None) -> d
             if scored is None:
                 return nodes.with_columns(pl.lit(None, pl.Float64).alias("score"))
             # the latest window's score of each entity (a selection, not a statistic)
-            latest = (scored.group_by("cluster", "level", "entity")
-                      .agg(pl.col("score").sort_by("ts").last())
-                      .select(*(pl.col(c).cast(pl.String) for c in ("cluster", "level", "entity")), "score"))
+            latest = (
+                scored.group_by("cluster", "level", "entity")
+                .agg(pl.col("score").sort_by("ts").last())
+                .select(*(pl.col(c).cast(pl.String) for c in ("cluster", "level", "entity")), "score")
+            )
             return nodes.join(latest, on=["cluster", "level", "entity"], how="left")
 
-        topology = ctx.services.cached("overview_topology", dataset, tuple(levels),
-                                       lambda: topology_graph(topology_nodes(), edges))
+        topology = ctx.services.cached(
+            "overview_topology", dataset, tuple(levels), lambda: topology_graph(topology_nodes(), edges)
+        )
         out["topology"] = graph("ov-topology", topology)
     except Unavailable as err:
         out["topology"] = not_available("Topology graph", err.reason)
@@ -142,8 +202,9 @@ def build_overview(ctx: AppContext, dataset: str, levels: list[str] | None) -> d
 def findings_table(ctx: AppContext, dataset: str, findings: pl.DataFrame, index: pl.DataFrame) -> Any:
     """Episode narratives, then the top findings by score, each linking to its entity."""
     if findings.is_empty():
-        return not_available("Findings", "no findings stored for this dataset yet "
-                             "(run `workbench learn DATASET`)")
+        return not_available(
+            "Findings", "no findings stored for this dataset yet (run `workbench learn DATASET`)"
+        )
     top = findings.sort("score", descending=True).head(TOP_FINDINGS)
     shown = top.select(
         pl.col("start").dt.strftime("%Y-%m-%d %H:%M").alias("start (UTC)"),
@@ -152,21 +213,28 @@ def findings_table(ctx: AppContext, dataset: str, findings: pl.DataFrame, index:
         pl.col("severity").cast(pl.String),
         pl.col("score").round(2),
         pl.col("explanation"),
-        pl.struct("provider", "cluster", "level", "entity").map_elements(
-            lambda r: entity_href(dataset, str(r["provider"]), r["cluster"], str(r["level"]),
-                                  r["entity"]), return_dtype=pl.String).alias("href"),
+        pl.struct("provider", "cluster", "level", "entity")
+        .map_elements(
+            lambda r: entity_href(dataset, str(r["provider"]), r["cluster"], str(r["level"]), r["entity"]),
+            return_dtype=pl.String,
+        )
+        .alias("href"),
     )
     try:
         stories = ctx.services.narratives(dataset).sort("start").head(TOP_FINDINGS)
-        narratives: Any = html.Ul([html.Li(text) for text in stories.get_column("narrative").to_list()],
-                                  className="small", id="ov-narratives")
+        narratives: Any = html.Ul(
+            [html.Li(text) for text in stories.get_column("narrative").to_list()],
+            className="small",
+            id="ov-narratives",
+        )
     except (Unavailable, WorkbenchError) as err:
         narratives = not_available("Narratives", getattr(err, "reason", str(err)))
     return html.Div([narratives, table(shown, links={"entity": "href"})])
 
 
-def drill_target(click: dict[str, Any] | None, rowkeys: dict[str, list[str]] | None,
-                 dataset: str | None) -> str | None:
+def drill_target(
+    click: dict[str, Any] | None, rowkeys: dict[str, list[str]] | None, dataset: str | None
+) -> str | None:
     """The entity URL a heatmap or topology click leads to, or None.
 
     Examples
@@ -194,7 +262,9 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     @app.callback(
         Output("url", "search", allow_duplicate=True),
-        Input("ov-dataset", "value"), Input("ov-levels", "value"), State("ov-initial", "data"),
+        Input("ov-dataset", "value"),
+        Input("ov-levels", "value"),
+        State("ov-initial", "data"),
         prevent_initial_call=True,
     )
     @ctx.timed("overview_controls")
@@ -205,17 +275,21 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     @app.callback(
         Output("url", "href", allow_duplicate=True),
-        Input("ov-heatmap", "clickData"), State("ov-rowkeys", "data"), State("ov-dataset", "value"),
+        Input("ov-heatmap", "clickData"),
+        State("ov-rowkeys", "data"),
+        State("ov-dataset", "value"),
         prevent_initial_call=True,
     )
     @ctx.timed("overview_heatmap_click")
-    def _heatmap_click(click: dict[str, Any] | None, rowkeys: dict[str, list[str]] | None,
-                       dataset: str | None) -> Any:
+    def _heatmap_click(
+        click: dict[str, Any] | None, rowkeys: dict[str, list[str]] | None, dataset: str | None
+    ) -> Any:
         return drill_target(click, rowkeys, dataset) or no_update
 
     @app.callback(
         Output("url", "href", allow_duplicate=True),
-        Input("ov-topology", "clickData"), State("ov-dataset", "value"),
+        Input("ov-topology", "clickData"),
+        State("ov-dataset", "value"),
         prevent_initial_call=True,
     )
     @ctx.timed("overview_topology_click")

@@ -26,14 +26,17 @@ TITLE = "Reports & notes"
 def layout(ctx: AppContext, query: dict[str, str]) -> Any:
     """Reports list and notes list (refreshed on load)."""
     del query
-    return dbc.Container([
-        html.H2(TITLE, className="mt-2"),
-        dcc.Interval(id="rp-load", interval=60_000, n_intervals=0),
-        html.H5("Reports"),
-        html.Div(id="rp-reports"),
-        html.H5("Notes", className="mt-3"),
-        html.Div(id="rp-notes"),
-    ], fluid=True)
+    return dbc.Container(
+        [
+            html.H2(TITLE, className="mt-2"),
+            dcc.Interval(id="rp-load", interval=60_000, n_intervals=0),
+            html.H5("Reports"),
+            html.Div(id="rp-reports"),
+            html.H5("Notes", className="mt-3"),
+            html.Div(id="rp-notes"),
+        ],
+        fluid=True,
+    )
 
 
 def build_reports(ctx: AppContext) -> tuple[Any, Any]:
@@ -42,15 +45,21 @@ def build_reports(ctx: AppContext) -> tuple[Any, Any]:
         index = resolve("workbench.reports", "read_index")(ctx.reports_dir)
         frame = index if isinstance(index, pl.DataFrame) else pl.DataFrame(list(index))
         if frame.is_empty():
-            reports: Any = html.P(f"No reports in {ctx.reports_dir} yet (run `workbench report NAME`).",
-                                  className="text-muted small")
+            reports: Any = html.P(
+                f"No reports in {ctx.reports_dir} yet (run `workbench report NAME`).",
+                className="text-muted small",
+            )
         else:
-            wanted = [c for c in ("name", "run_id", "status", "started", "seconds", "findings", "error")
-                      if c in frame.columns]
+            wanted = [
+                c
+                for c in ("name", "run_id", "status", "started", "seconds", "findings", "error")
+                if c in frame.columns
+            ]
             shown = frame.select(
                 *wanted,
                 (pl.lit("/reports/") + pl.col("html").cast(pl.String)).alias("href")
-                if "html" in frame.columns else pl.lit(None, pl.String).alias("href"),
+                if "html" in frame.columns
+                else pl.lit(None, pl.String).alias("href"),
             )
             reports = table(shown, links={"run_id" if "run_id" in wanted else wanted[0]: "href"})
     except (Unavailable, WorkbenchError) as err:
@@ -59,18 +68,26 @@ def build_reports(ctx: AppContext) -> tuple[Any, Any]:
     if all_notes.is_empty():
         notes_view: Any = html.P("No notes yet: add one from an entity's page.", className="text-muted small")
     else:
-        notes_view = table(all_notes.select(
-            "cluster", "level", "entity",
-            pl.col("start").dt.strftime("%Y-%m-%d %H:%M").alias("from (UTC)"),
-            pl.col("end").dt.strftime("%Y-%m-%d %H:%M").alias("to (UTC)"), "text", "author"))
+        notes_view = table(
+            all_notes.select(
+                "cluster",
+                "level",
+                "entity",
+                pl.col("start").dt.strftime("%Y-%m-%d %H:%M").alias("from (UTC)"),
+                pl.col("end").dt.strftime("%Y-%m-%d %H:%M").alias("to (UTC)"),
+                "text",
+                "author",
+            )
+        )
     return reports, notes_view
 
 
 def register(app: Dash, ctx: AppContext) -> None:
     """Wire the page's callback."""
 
-    @app.callback(Output("rp-reports", "children"), Output("rp-notes", "children"),
-                  Input("rp-load", "n_intervals"))
+    @app.callback(
+        Output("rp-reports", "children"), Output("rp-notes", "children"), Input("rp-load", "n_intervals")
+    )
     @ctx.timed("reports")
     def _load(_n: int) -> tuple[Any, Any]:
         return build_reports(ctx)

@@ -53,6 +53,7 @@ __all__ = [
     "scenario_to_yaml",
 ]
 
+
 def parse_duration(value: str | float | dt.timedelta, *, parameter: str = "duration") -> dt.timedelta:
     """Parse ``"90s"``, ``"15m"``, ``"2d6h"``, ISO ``"PT1H"`` or a timedelta (see :mod:`workbench.durations`).
 
