@@ -241,7 +241,7 @@ def test_yace_per_period_values_are_divided_by_the_period() -> None:
     result = map_samples(s)
     assert rows(result, "messages_in_per_s") == [("orders", 10.0)]
     assert rows(result, "queue_depth_messages") == [("orders", 42.0)]
-    assert result.frame["cluster"].unique().to_list() == ["123/eu-west-1"]
+    assert result.frame["cluster"].unique().to_list() == ["aws-123-eu-west-1"]
     assert rows(map_samples(s, period_s=300), "messages_in_per_s") == [("orders", 2.0)]
 
 

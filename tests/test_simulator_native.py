@@ -233,7 +233,7 @@ def test_mapping_layer_recovers_canonical_values_from_native_history(default_run
     mapped = map_samples(
         parse_exposition(path.read_text(encoding="utf-8"), timestamp=end, source="file:sim")
     ).frame
-    keys = ["ts", "provider", "level", "entity", "metric"]
+    keys = ["ts", "provider", "cluster", "level", "entity", "metric"]  # cluster ids line up too
     checked = [
         ("kafka", "partition", "consumer_lag_messages"),
         ("kafka", "partition", "committed_offset"),

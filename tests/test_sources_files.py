@@ -94,7 +94,7 @@ def test_exporter_samples_parquet(tmp_path: Path) -> None:
     result = read_metrics_file(tmp_path / "yace.parquet", period_s=60)
     sent = result.frame.filter(pl.col("metric") == "messages_in_per_s").sort("ts")
     assert sent["value"].to_list() == [2.0, 4.0]
-    assert sent["cluster"].unique().to_list() == ["42/eu-west-1"]
+    assert sent["cluster"].unique().to_list() == ["aws-42-eu-west-1"]
 
 
 def test_bundled_nab_series_reads_as_external_value() -> None:

@@ -161,10 +161,31 @@ def _label(name: str, columns: Sequence[str]) -> pl.Expr:
     return pl.lit(None, dtype=pl.String)
 
 
+_TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _template(option: str, columns: Sequence[str]) -> pl.Expr:
+    """``aws-{account_id}-{region}``: text with labels filled in (null if a label is missing)."""
+    pieces: list[pl.Expr] = []
+    pos = 0
+    for match in _TEMPLATE.finditer(option):
+        if match.start() > pos:
+            pieces.append(pl.lit(option[pos : match.start()]))
+        pieces.append(_label(match.group(1), columns))
+        pos = match.end()
+    if pos < len(option):
+        pieces.append(pl.lit(option[pos:]))
+    return pl.concat_str(pieces)
+
+
 def _alternatives(spec: str, columns: Sequence[str]) -> pl.Expr:
-    """``a|b`` = first non-null of labels a, b; ``a+b`` = ``a/b`` (null if either is)."""
+    """``a|b`` = first non-null of labels a, b; ``a+b`` = ``a/b``; ``x-{a}-{b}`` a template
+    (each null if a label is missing)."""
     options = []
     for option in spec.split("|"):
+        if "{" in option:
+            options.append(_template(option, columns))
+            continue
         parts = [_label(p, columns) for p in option.split("+")]
         options.append(parts[0] if len(parts) == 1 else pl.concat_str(parts, separator="/"))
     return options[0] if len(options) == 1 else pl.coalesce(options)
