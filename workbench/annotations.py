@@ -35,6 +35,7 @@ from typing import Any
 import polars as pl
 
 from workbench.errors import NotFoundError, ParameterError, StoreError
+from workbench.times import parse_utc_time
 
 __all__ = [
     "ANNOTATION_SCHEMA",
@@ -79,16 +80,7 @@ def annotations_dir(root: Any) -> Path:
 
 
 def _as_utc(value: Any, name: str) -> dt.datetime:
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as err:
-            raise ParameterError(name, allowed="an ISO 8601 time", received=value) from err
-    if not isinstance(value, dt.datetime):
-        raise ParameterError(name, allowed="a datetime or ISO 8601 string", received=value)
-    if value.tzinfo is None:
-        raise ParameterError(name, allowed="a timezone-aware time (UTC)", received=value.isoformat())
-    return value.astimezone(dt.UTC)
+    return parse_utc_time(value, parameter=name)
 
 
 def add_annotation(

@@ -290,23 +290,10 @@ def ingest_file_command(
     quarantine_out: Annotated[Path | None, typer.Option(help="Write quarantined rows here as CSV.")] = None,
 ) -> None:
     """Read a metrics file, map it to canonical rows and store it; print the quarantine summary."""
-    import datetime as dt
-
-    from workbench.errors import ParameterError
     from workbench.sources.files import ingest_file
+    from workbench.times import parse_utc_time
 
-    when = None
-    if timestamp is not None:
-        try:
-            when = dt.datetime.fromisoformat(timestamp)
-        except ValueError as err:
-            raise ParameterError(
-                "timestamp", allowed="ISO 8601, e.g. 2026-01-01T00:00:00+00:00", received=timestamp
-            ) from err
-        if when.tzinfo is None:
-            raise ParameterError(
-                "timestamp", allowed="a time with a zone (e.g. +00:00 or Z)", received=timestamp
-            )
+    when = None if timestamp is None else parse_utc_time(timestamp, parameter="timestamp")
     with console.status(f"reading {path} ..."):
         report = ingest_file(
             path, dataset=dataset, provider=provider, cluster=cluster, timestamp=when, period_s=period

@@ -64,6 +64,7 @@ from workbench.frames import (
     SERIES_KEYS,
     validate,
 )
+from workbench.times import parse_utc_time
 
 __all__ = ["AppendResult", "Manifest", "Store"]
 
@@ -204,16 +205,7 @@ def _now() -> str:
 
 
 def _as_utc(value: dt.datetime | str | None, parameter: str) -> dt.datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError as err:
-            raise ParameterError(parameter, allowed="an ISO 8601 time", received=value) from err
-    if value.tzinfo is None:
-        raise ParameterError(parameter, allowed="a time-zone aware datetime", received=value)
-    return value.astimezone(dt.UTC)
+    return None if value is None else parse_utc_time(value, parameter=parameter)
 
 
 class Store:

@@ -34,6 +34,7 @@ from workbench.sources.simulator.load import Calendar
 from workbench.sources.simulator.rabbitmq import RabbitModel, rabbit_blocks, simulate_rabbit
 from workbench.sources.simulator.spec import ScenarioSpec, parse_duration
 from workbench.sources.simulator.sqs import SqsModel, simulate_sqs, sqs_blocks
+from workbench.times import parse_utc_time
 
 __all__ = ["DEFAULT_START", "SimulationResult", "run_models", "simulate", "store_simulation"]
 
@@ -160,16 +161,7 @@ def canonical_blocks(models: list[Model]) -> list[Block]:
 def _as_start(start: dt.datetime | str | None, spec: ScenarioSpec) -> dt.datetime:
     if start is None:
         return spec.start or DEFAULT_START
-    if isinstance(start, str):
-        try:
-            start = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
-        except ValueError as err:
-            raise ParameterError(
-                "start", allowed="an ISO 8601 time with a zone, e.g. 2026-01-05T00:00:00Z", received=start
-            ) from err
-    if start.tzinfo is None:
-        raise ParameterError("start", allowed="a time-zone-aware datetime", received=start)
-    return start.astimezone(dt.UTC)
+    return parse_utc_time(start, parameter="start")
 
 
 def simulate(
