@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from workbench.config import settings
+from workbench.display import frame_table
 from workbench.errors import WorkbenchError
 
 app = typer.Typer(
@@ -48,19 +49,6 @@ def _root(
     if not (debug or verbose):
         # Each retry would print a long urllib3 warning; the final error names the URL once.
         logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
-
-
-def frame_table(frame: pl.DataFrame, title: str | None = None, max_rows: int = 30) -> Table:
-    """Render a small Polars frame as a rich table."""
-    table = Table(title=title, show_lines=False, box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in frame.columns:
-        table.add_column(column, overflow="fold")
-    shown = frame.head(max_rows).with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M"))
-    for row in shown.iter_rows():
-        table.add_row(*["" if v is None else str(v) for v in row])
-    if frame.height > max_rows:
-        table.caption = f"{max_rows} of {frame.height} rows shown"
-    return table
 
 
 @app.command()

@@ -29,6 +29,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from workbench.config import settings
+from workbench.display import frame_table
 from workbench.store import Store
 
 __all__ = ["DEMO_DATASETS", "DemoStep", "demo_steps", "run_demo"]
@@ -62,12 +63,7 @@ def _available(module: str) -> bool:
 
 
 def _small_table(frame: pl.DataFrame, title: str, rows: int = 8) -> Table:
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    for i, column in enumerate(frame.columns):
-        table.add_column(column, overflow="fold", no_wrap=i == 0)  # names stay on one line
-    for row in frame.head(rows).iter_rows():
-        table.add_row(*["" if v is None else str(v) for v in row])
-    return table
+    return frame_table(frame, title, rows, first_column_no_wrap=True)
 
 
 def _simulate(console: Console, ctx: Context) -> str:
